@@ -1,0 +1,3 @@
+module github.com/pqc-iiot/pqc-iiot
+
+go 1.26.8
