@@ -11,7 +11,7 @@ CMAKE     ?= cmake
 JOBS      ?= 2
 GOFLAGS_LIB := -trimpath
 
-.PHONY: all lib shared static test test-go test-race test-c test-python demo bench bench-go bench-c install clean
+.PHONY: deps all lib shared static test test-go test-race test-c test-python demo bench bench-go bench-c install clean
 
 all: lib
 
@@ -28,7 +28,11 @@ static:
 	$(GO) build $(GOFLAGS_LIB) -buildmode=c-archive -o $(LIBDIR)/libpqc_iiot.a ./capi
 	@rm -f $(LIBDIR)/libpqc_iiot.h
 
-test: test-go test-race test-c test-python
+test: deps
+	$(MAKE) test-go test-race test-c test-python
+
+deps:
+	./scripts/deps.sh
 
 test-go:
 	$(GO) vet ./...
@@ -47,7 +51,7 @@ test-c: lib
 test-python: shared
 	./scripts/test-python.sh
 
-demo: lib
+demo: deps lib
 	./scripts/demo.sh
 
 bench: bench-go bench-c
