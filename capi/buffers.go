@@ -7,6 +7,7 @@ package main
 import "C"
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"unsafe"
@@ -18,8 +19,11 @@ import (
 // library address more memory than exists.
 const maxInput = math.MaxInt32
 
-// input views caller memory as a Go slice without copying. NULL is allowed
-// only with length zero.
+// input copies caller memory into a Go slice. NULL is allowed only with
+// length zero. The copy is deliberate: Go code below capi may assume it owns
+// its memory (Go 1.26's crypto/ed25519 takes weak pointers into the key,
+// which aborts the process for C memory), so no C pointer travels further
+// than this file. Callers clear copies that hold secrets.
 func input(p *C.uint8_t, n C.size_t, what string) ([]byte, error) {
 	if n == 0 {
 		return nil, nil
@@ -30,7 +34,7 @@ func input(p *C.uint8_t, n C.size_t, what string) ([]byte, error) {
 	if uint64(n) > maxInput {
 		return nil, fmt.Errorf("%s length %d exceeds %d: %w", what, uint64(n), maxInput, pqc.ErrInvalidArgument)
 	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)), nil
+	return bytes.Clone(unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))), nil
 }
 
 // output views a caller buffer of capacity n that must hold need bytes.

@@ -150,10 +150,11 @@ func kemKeypair(h C.uintptr_t, seed *C.uint8_t, seedLen C.size_t, fromSeed bool,
 	}
 	var pub, sec []byte
 	if fromSeed {
-		s, err := input(seed, seedLen, "seed")
-		if err != nil {
+		var s []byte
+		if s, err = input(seed, seedLen, "seed"); err != nil {
 			return fail(err)
 		}
+		defer clear(s)
 		pub, sec, err = k.kem.KeyFromSeed(s)
 	} else {
 		pub, sec, err = k.kem.GenerateKey(nil)
@@ -207,6 +208,7 @@ func pqc_kem_decapsulate(h C.uintptr_t, sk *C.uint8_t, skLen C.size_t, ct *C.uin
 	if err != nil {
 		return fail(err)
 	}
+	defer clear(sec)
 	c, err := input(ct, ctLen, "ciphertext")
 	if err != nil {
 		return fail(err)

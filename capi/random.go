@@ -15,7 +15,13 @@ import (
 func pqc_random_bytes(buf *C.uint8_t, n C.size_t) (status C.int) {
 	enter()
 	defer recoverStatus(&status)
-	out, err := input(buf, n, "buffer")
+	if n == 0 {
+		return statusOK
+	}
+	if uint64(n) > maxInput {
+		return fail(argError("length exceeds 2^31-1"))
+	}
+	out, err := output(buf, n, int(n), "buffer")
 	if err != nil {
 		return fail(err)
 	}

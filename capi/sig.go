@@ -131,10 +131,11 @@ func sigKeypair(h C.uintptr_t, seed *C.uint8_t, seedLen C.size_t, fromSeed bool,
 	}
 	var pub, sec []byte
 	if fromSeed {
-		sd, err := input(seed, seedLen, "seed")
-		if err != nil {
+		var sd []byte
+		if sd, err = input(seed, seedLen, "seed"); err != nil {
 			return fail(err)
 		}
+		defer clear(sd)
 		pub, sec, err = s.sig.KeyFromSeed(sd)
 	} else {
 		pub, sec, err = s.sig.GenerateKey(nil)
@@ -170,6 +171,7 @@ func pqc_sig_sign(h C.uintptr_t, sk *C.uint8_t, skLen C.size_t, msg *C.uint8_t, 
 	if err != nil {
 		return fail(err)
 	}
+	defer clear(sec)
 	m, err := input(msg, msgLen, "message")
 	if err != nil {
 		return fail(err)

@@ -1,6 +1,7 @@
 package pqc
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"fmt"
 	"io"
@@ -41,7 +42,10 @@ func (ed25519Scheme) Sign(sk, msg []byte) ([]byte, error) {
 	if err := checkLen(ed25519Name, "secret key", sk, ed25519.PrivateKeySize); err != nil {
 		return nil, err
 	}
-	return ed25519.Sign(ed25519.PrivateKey(sk), msg), nil
+	// A private copy: callers may pass memory Go does not own (see capi).
+	priv := ed25519.PrivateKey(bytes.Clone(sk))
+	defer clear(priv)
+	return ed25519.Sign(priv, msg), nil
 }
 
 func (ed25519Scheme) Verify(pk, msg, sig []byte) error {

@@ -1,0 +1,77 @@
+"""Post-quantum key encapsulation and signatures from libpqc_iiot.
+
+>>> import pqc_iiot
+>>> with pqc_iiot.Kem("ML-KEM-768") as kem:
+...     pk, sk = kem.keypair()
+...     ct, ss = kem.encapsulate(pk)
+...     assert kem.decapsulate(sk, ct) == ss
+
+The library is the one bundled with the package, or the file named by the
+``PQC_IIOT_LIBRARY`` environment variable (read once, at import).
+"""
+
+from __future__ import annotations
+
+from ._common import BytesLike, check as _check, out_buffer as _out_buffer
+from ._native import ABI_VERSION, lib as _lib, library_path
+from .errors import (
+    STATUS_ERRORS,
+    BufferTooSmallError,
+    ClosedError,
+    InternalError,
+    InvalidArgumentError,
+    PqcError,
+    Status,
+    UnsupportedAlgorithmError,
+    VerificationError,
+    error_for_status,
+)
+from .kem import Kem
+from .signature import Signature
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ABI_VERSION",
+    "BufferTooSmallError",
+    "BytesLike",
+    "ClosedError",
+    "InternalError",
+    "InvalidArgumentError",
+    "Kem",
+    "PqcError",
+    "STATUS_ERRORS",
+    "Signature",
+    "Status",
+    "UnsupportedAlgorithmError",
+    "VerificationError",
+    "abi_version",
+    "error_for_status",
+    "library_path",
+    "random_bytes",
+    "version",
+]
+
+
+def version() -> str:
+    """The library's version string, e.g. ``"0.1.0"``."""
+    raw: bytes = _lib.pqc_version()
+    return raw.decode("utf-8")
+
+
+def abi_version() -> int:
+    """The library's ABI version; equals :data:`ABI_VERSION` (import checks)."""
+    return int(_lib.pqc_abi_version())
+
+
+def random_bytes(n: int) -> bytes:
+    """``n`` bytes from the operating system's CSPRNG, via the library."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"n must be an int, not {type(n).__name__}")
+    if n < 0:
+        raise InvalidArgumentError(Status.INVALID_ARGUMENT, f"n is {n}, must be >= 0")
+    if n == 0:
+        return b""
+    buf = _out_buffer(n)
+    _check(_lib.pqc_random_bytes(buf, n))
+    return buf.raw

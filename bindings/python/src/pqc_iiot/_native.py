@@ -1,0 +1,142 @@
+"""Loading libpqc_iiot and declaring the C prototypes of include/pqc_iiot.h.
+
+Nothing here is built or downloaded: the library either comes with the wheel
+(``_lib/libpqc_iiot.so``, made by setup.py at install time) or is named by the
+``PQC_IIOT_LIBRARY`` environment variable.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from ctypes import POINTER, c_char_p, c_int, c_size_t, c_void_p
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+#: The ABI version of include/pqc_iiot.h this package was written against.
+ABI_VERSION = 1
+
+LIBRARY_ENV = "PQC_IIOT_LIBRARY"
+BUNDLED_LIBRARY = Path(__file__).resolve().parent / "_lib" / "libpqc_iiot.so"
+
+# Byte buffers cross as char pointers: ctypes passes a bytes object's storage
+# and a create_string_buffer() array directly, without copying, and uint8_t *
+# and char * share one representation in every C ABI Go supports.
+_buf = c_char_p
+_size_p = POINTER(c_size_t)
+
+# name -> (restype, argtypes). Handles are c_void_p because the C side sees
+# opaque pointers (which the library fills with handle numbers).
+_PROTOTYPES: dict[str, tuple[Any, Sequence[Any]]] = {
+    "pqc_version": (c_char_p, ()),
+    "pqc_abi_version": (c_int, ()),
+    "pqc_strerror": (c_char_p, (c_int,)),
+    "pqc_last_error": (c_char_p, ()),
+    "pqc_random_bytes": (c_int, (_buf, c_size_t)),
+    # KEM
+    "pqc_kem_algorithm_count": (c_size_t, ()),
+    "pqc_kem_algorithm_name": (c_char_p, (c_size_t,)),
+    "pqc_kem_new": (c_int, (c_char_p, POINTER(c_void_p))),
+    "pqc_kem_free": (None, (c_void_p,)),
+    "pqc_kem_algorithm": (c_char_p, (c_void_p,)),
+    "pqc_kem_public_key_size": (c_size_t, (c_void_p,)),
+    "pqc_kem_secret_key_size": (c_size_t, (c_void_p,)),
+    "pqc_kem_ciphertext_size": (c_size_t, (c_void_p,)),
+    "pqc_kem_shared_secret_size": (c_size_t, (c_void_p,)),
+    "pqc_kem_seed_size": (c_size_t, (c_void_p,)),
+    "pqc_kem_keypair": (c_int, (c_void_p, _buf, c_size_t, _buf, c_size_t)),
+    "pqc_kem_keypair_from_seed": (
+        c_int,
+        (c_void_p, _buf, c_size_t, _buf, c_size_t, _buf, c_size_t),
+    ),
+    "pqc_kem_encapsulate": (
+        c_int,
+        (c_void_p, _buf, c_size_t, _buf, c_size_t, _buf, c_size_t),
+    ),
+    "pqc_kem_decapsulate": (
+        c_int,
+        (c_void_p, _buf, c_size_t, _buf, c_size_t, _buf, c_size_t),
+    ),
+    # Signatures
+    "pqc_sig_algorithm_count": (c_size_t, ()),
+    "pqc_sig_algorithm_name": (c_char_p, (c_size_t,)),
+    "pqc_sig_new": (c_int, (c_char_p, POINTER(c_void_p))),
+    "pqc_sig_free": (None, (c_void_p,)),
+    "pqc_sig_algorithm": (c_char_p, (c_void_p,)),
+    "pqc_sig_public_key_size": (c_size_t, (c_void_p,)),
+    "pqc_sig_secret_key_size": (c_size_t, (c_void_p,)),
+    "pqc_sig_signature_max_size": (c_size_t, (c_void_p,)),
+    "pqc_sig_seed_size": (c_size_t, (c_void_p,)),
+    "pqc_sig_keypair": (c_int, (c_void_p, _buf, c_size_t, _buf, c_size_t)),
+    "pqc_sig_keypair_from_seed": (
+        c_int,
+        (c_void_p, _buf, c_size_t, _buf, c_size_t, _buf, c_size_t),
+    ),
+    "pqc_sig_sign": (
+        c_int,
+        (c_void_p, _buf, c_size_t, _buf, c_size_t, _buf, c_size_t, _size_p),
+    ),
+    "pqc_sig_verify": (
+        c_int,
+        (c_void_p, _buf, c_size_t, _buf, c_size_t, _buf, c_size_t),
+    ),
+}
+
+
+def _library_path() -> Path:
+    override = os.environ.get(LIBRARY_ENV)
+    if override:
+        path = Path(override).expanduser()
+        if not path.is_file():
+            raise ImportError(
+                f"pqc_iiot: {LIBRARY_ENV}={override!r} does not name a file; "
+                "point it at a libpqc_iiot.so or unset it to use the bundled library"
+            )
+        return path.resolve()
+    if not BUNDLED_LIBRARY.is_file():
+        raise ImportError(
+            f"pqc_iiot: the bundled library {BUNDLED_LIBRARY} is missing; "
+            "reinstall the package with `pip install <repo>/bindings/python` "
+            f"(which builds it with Go) or set {LIBRARY_ENV} to a libpqc_iiot.so"
+        )
+    return BUNDLED_LIBRARY
+
+
+def _load(path: Path) -> ctypes.CDLL:
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError as exc:
+        raise ImportError(f"pqc_iiot: cannot load {path}: {exc}") from exc
+    missing = [name for name in _PROTOTYPES if not hasattr(lib, name)]
+    if missing:
+        raise ImportError(
+            f"pqc_iiot: {path} lacks {', '.join(missing)}; it is not a "
+            "libpqc_iiot this package can use"
+        )
+    for name, (restype, argtypes) in _PROTOTYPES.items():
+        fn: Callable[..., Any] = getattr(lib, name)
+        fn.restype = restype  # type: ignore[attr-defined]
+        fn.argtypes = list(argtypes)  # type: ignore[attr-defined]
+    abi = lib.pqc_abi_version()
+    if abi != ABI_VERSION:
+        raise ImportError(
+            f"pqc_iiot: {path} has ABI version {abi}, but this package was "
+            f"written for ABI version {ABI_VERSION}; install matching versions "
+            "of the package and the library"
+        )
+    return lib
+
+
+library_path: Path = _library_path()
+lib: ctypes.CDLL = _load(library_path)
+
+
+def last_error() -> str:
+    """The calling thread's detail of its most recent failed call."""
+    raw = lib.pqc_last_error()
+    return raw.decode("utf-8", "replace") if raw else ""
+
+
+def strerror(status: int) -> str:
+    raw = lib.pqc_strerror(status)
+    return raw.decode("utf-8", "replace") if raw else "unknown status"
