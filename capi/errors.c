@@ -38,6 +38,30 @@ const char *pqc_strerror(int status) {
     return "handle closed or invalid";
   case PQC_ERR_INTERNAL:
     return "internal error";
+  case PQC_ERR_REPLAY:
+    return "replayed";
+  case PQC_ERR_POLICY:
+    return "refused by policy";
+  case PQC_ERR_TIMEOUT:
+    return "timed out";
+  case PQC_ERR_IO:
+    return "I/O error";
+  case PQC_ERR_RATE_LIMITED:
+    return "rate limited";
+  case PQC_ERR_STATE:
+    return "wrong state";
+  case PQC_ERR_REVOKED:
+    return "revoked";
+  case PQC_ERR_EXPIRED:
+    return "expired or not yet valid";
+  case PQC_ERR_UNTRUSTED:
+    return "not trusted";
+  case PQC_ERR_ROLLBACK:
+    return "rollback refused";
+  case PQC_ERR_WRONG_KEY:
+    return "wrong passphrase or key";
+  case PQC_ERR_CORRUPT:
+    return "corrupt or tampered store";
   default:
     return "unknown status";
   }

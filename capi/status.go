@@ -8,10 +8,13 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"runtime/debug"
 	"unsafe"
 
+	"github.com/pqc-iiot/pqc-iiot/core/identity"
 	"github.com/pqc-iiot/pqc-iiot/core/pqc"
+	"github.com/pqc-iiot/pqc-iiot/core/store"
 )
 
 // Status codes; the values are the contract of include/pqc_iiot.h.
@@ -23,6 +26,18 @@ const (
 	statusVerify          C.int = -4
 	statusClosed          C.int = -5
 	statusInternal        C.int = -6
+	statusReplay          C.int = -7
+	statusPolicy          C.int = -8
+	statusTimeout         C.int = -9
+	statusIO              C.int = -10
+	statusRateLimited     C.int = -11
+	statusState           C.int = -12
+	statusRevoked         C.int = -13
+	statusExpired         C.int = -14
+	statusUntrusted       C.int = -15
+	statusRollback        C.int = -16
+	statusWrongKey        C.int = -17
+	statusCorrupt         C.int = -18
 )
 
 // Errors raised by the C layer itself.
@@ -41,6 +56,41 @@ var sentinels = []struct {
 	{pqc.ErrUnsupported, statusUnsupported},
 	{pqc.ErrVerify, statusVerify},
 	{pqc.ErrInvalidArgument, statusInvalidArgument},
+
+	{identity.ErrBadSignature, statusVerify},
+	{identity.ErrRevoked, statusRevoked},
+	{identity.ErrExpired, statusExpired},
+	{identity.ErrNotYetValid, statusExpired},
+	{identity.ErrReplay, statusReplay},
+	{identity.ErrStaleRequest, statusReplay},
+	{identity.ErrUnknownIssuer, statusUntrusted},
+	{identity.ErrNotCA, statusUntrusted},
+	{identity.ErrPathLength, statusUntrusted},
+	{identity.ErrNotAllowed, statusUntrusted},
+	{identity.ErrNoCertificate, statusUntrusted},
+	{identity.ErrContextMismatch, statusUntrusted},
+	{identity.ErrLowerEpoch, statusRollback},
+	{identity.ErrEpochConflict, statusRollback},
+	{identity.ErrRollback, statusRollback},
+	{identity.ErrAlgorithmNotAllowed, statusPolicy},
+	{identity.ErrPolicyMissing, statusPolicy},
+	{identity.ErrPolicyStale, statusPolicy},
+	{identity.ErrRevocationStale, statusPolicy},
+	{identity.ErrNoIdentity, statusState},
+	{identity.ErrMalformed, statusInvalidArgument},
+	{identity.ErrTooLarge, statusInvalidArgument},
+	{identity.ErrWrongKind, statusInvalidArgument},
+
+	{store.ErrWrongKey, statusWrongKey},
+	{store.ErrCorrupt, statusCorrupt},
+	{store.ErrRollback, statusRollback},
+	{store.ErrLocked, statusIO},
+	{store.ErrNotFound, statusState},
+	{store.ErrClosed, statusClosed},
+	{store.ErrInvalid, statusInvalidArgument},
+	{fs.ErrNotExist, statusIO},
+	{fs.ErrPermission, statusIO},
+	{fs.ErrExist, statusIO},
 }
 
 // fail records err as the calling thread's detail and returns its status.
@@ -52,6 +102,10 @@ func fail(err error) C.int {
 		if errors.Is(err, s.err) {
 			return s.status
 		}
+	}
+	var pathErr *fs.PathError
+	if errors.As(err, &pathErr) {
+		return statusIO
 	}
 	return statusInternal
 }

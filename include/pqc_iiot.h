@@ -70,6 +70,18 @@ PQC_API int pqc_abi_version(void);
 #define PQC_ERR_VERIFY -4           /* signature did not verify */
 #define PQC_ERR_CLOSED -5           /* handle freed, forged or of another type */
 #define PQC_ERR_INTERNAL -6         /* a bug in the library; see pqc_last_error */
+#define PQC_ERR_REPLAY -7           /* replayed message or request */
+#define PQC_ERR_POLICY -8           /* policy missing, expired, or forbids this */
+#define PQC_ERR_TIMEOUT -9          /* an operation or wait timed out */
+#define PQC_ERR_IO -10              /* file, store or network I/O failed */
+#define PQC_ERR_RATE_LIMITED -11    /* a DoS budget refused the work */
+#define PQC_ERR_STATE -12           /* wrong state, e.g. no certificate installed */
+#define PQC_ERR_REVOKED -13         /* key or certificate revoked */
+#define PQC_ERR_EXPIRED -14         /* certificate expired or not yet valid */
+#define PQC_ERR_UNTRUSTED -15       /* unknown issuer, not a CA, not allow-listed */
+#define PQC_ERR_ROLLBACK -16        /* lower epoch or sequence, restored old store */
+#define PQC_ERR_WRONG_KEY -17       /* keystore passphrase or key is wrong */
+#define PQC_ERR_CORRUPT -18         /* keystore damaged or tampered with */
 
 /* A static, human-readable name for a status code; never NULL. */
 PQC_API const char *pqc_strerror(int status);
@@ -179,6 +191,163 @@ PQC_API int pqc_sig_sign(const pqc_sig *sig, const uint8_t *sk, size_t sk_len,
 PQC_API int pqc_sig_verify(const pqc_sig *sig, const uint8_t *pk,
                            size_t pk_len, const uint8_t *msg, size_t msg_len,
                            const uint8_t *signature, size_t signature_len);
+
+/* ---- Device identity, trust and CA ------------------------------------
+ * A device identity lives in an encrypted keystore file (AEAD under a key
+ * from Argon2id(passphrase) or a caller-supplied 32-byte key); secret keys
+ * never leave it through this API. Objects exchanged (join and renewal
+ * requests, certificate chains, policies, revocation lists, announcements,
+ * factory public keys) are deterministic CBOR / COSE_Sign1 bytes, documented
+ * in docs/identity.md. "Now" is the system clock.
+ *
+ * Calls that do irreversible work (generate keys, consume a request, take a
+ * sequence number) need their output buffer at least
+ * PQC_OBJECT_MAX_BYTES (PQC_REVOCATION_MAX_BYTES for revocation lists) up
+ * front and fail with PQC_ERR_BUFFER_TOO_SMALL before doing anything;
+ * other variable outputs report the exact size needed. */
+
+#define PQC_OBJECT_MAX_BYTES 262144
+#define PQC_REVOCATION_MAX_BYTES 524288
+#define PQC_KEY_ID_BYTES 16
+
+/* How the keystore key argument is interpreted. */
+#define PQC_KEYSTORE_PASSPHRASE 0 /* any bytes; stretched with Argon2id */
+#define PQC_KEYSTORE_RAW_KEY 1    /* exactly 32 bytes, e.g. from a TPM */
+
+typedef struct pqc_identity pqc_identity;
+
+/* Creates a keystore at path (which must not exist) holding a new factory
+ * key for device_id. Algorithm arguments may be NULL for the defaults
+ * (ML-DSA-65 factory and operational keys, X25519-ML-KEM-768 KEM key);
+ * kem_algs is a comma-separated list. */
+PQC_API int pqc_identity_create(const char *path, int key_kind,
+                                const uint8_t *key, size_t key_len,
+                                const char *device_id, const char *factory_alg,
+                                const char *sig_alg, const char *kem_algs,
+                                pqc_identity **out);
+/* Opens an existing device keystore. PQC_ERR_WRONG_KEY for a wrong key,
+ * PQC_ERR_CORRUPT for a tampered file, PQC_ERR_IO if it is missing or
+ * locked by another process. */
+PQC_API int pqc_identity_open(const char *path, int key_kind,
+                              const uint8_t *key, size_t key_len,
+                              pqc_identity **out);
+/* Closes the keystore and wipes keys held in memory. */
+PQC_API void pqc_identity_free(pqc_identity *id);
+
+/* The device id as a NUL-terminated string (*out_len counts the NUL). */
+PQC_API int pqc_identity_device_id(const pqc_identity *id, char *out,
+                                   size_t cap, size_t *out_len);
+/* The factory public key (for the CA's allow-list), encoded. */
+PQC_API int pqc_identity_factory_public_key(const pqc_identity *id,
+                                            uint8_t *out, size_t cap,
+                                            size_t *out_len);
+/* New operational keys (kept pending in the keystore) and a join request
+ * signed by the factory key and by the new key. */
+PQC_API int pqc_identity_join_request(pqc_identity *id, uint8_t *out,
+                                      size_t cap, size_t *out_len);
+/* Next epoch's keys (pending) and a renewal request signed by the current
+ * operational key. PQC_ERR_STATE before the first install. */
+PQC_API int pqc_identity_renewal_request(pqc_identity *id, uint8_t *out,
+                                         size_t cap, size_t *out_len);
+/* Installs the chain a CA issued for the pending keys. anchor (the CA
+ * certificate) is required on the first install and may be NULL later.
+ * The previous epoch's keys stay usable for overlap_seconds. */
+PQC_API int pqc_identity_install(pqc_identity *id, const uint8_t *chain,
+                                 size_t chain_len, const uint8_t *anchor,
+                                 size_t anchor_len, uint64_t overlap_seconds);
+/* The current certificate chain, leaf first, encoded. */
+PQC_API int pqc_identity_chain(const pqc_identity *id, uint8_t *out,
+                               size_t cap, size_t *out_len);
+/* The current key epoch (0 after joining, +1 per rotation). */
+PQC_API int pqc_identity_epoch(const pqc_identity *id, uint64_t *epoch);
+/* The current key id (PQC_KEY_ID_BYTES), as revocation lists name it. */
+PQC_API int pqc_identity_key_id(const pqc_identity *id, uint8_t *out,
+                                size_t out_len);
+/* A certified public key in its scheme's raw format: the signature key
+ * when alg is NULL, else the key of the named KEM or signature scheme. */
+PQC_API int pqc_identity_public_key(const pqc_identity *id, const char *alg,
+                                    uint8_t *out, size_t cap,
+                                    size_t *out_len);
+/* A signed announcement of the current keys, bound to topic. */
+PQC_API int pqc_identity_announcement(pqc_identity *id, const char *topic,
+                                      uint8_t *out, size_t cap,
+                                      size_t *out_len);
+/* Installs a CA-signed policy or cumulative revocation list into the
+ * identity's trust state (persisted). PQC_ERR_ROLLBACK for an older one. */
+PQC_API int pqc_identity_apply_policy(pqc_identity *id, const uint8_t *policy,
+                                      size_t policy_len);
+PQC_API int pqc_identity_apply_revocation(pqc_identity *id,
+                                          const uint8_t *list,
+                                          size_t list_len);
+/* *due = 1 if the current certificate is older than interval_seconds. */
+PQC_API int pqc_identity_rotation_due(const pqc_identity *id,
+                                      uint64_t interval_seconds, int *due);
+/* Destroys the previous epoch's keys once their overlap is over;
+ * *pruned (may be NULL) tells whether it did. */
+PQC_API int pqc_identity_prune(pqc_identity *id, int *pruned);
+
+/* Verification state without an identity of one's own (e.g. a SCADA
+ * server checking device certificates). */
+typedef struct pqc_trust pqc_trust;
+
+PQC_API int pqc_trust_new(const uint8_t *anchor, size_t anchor_len,
+                          pqc_trust **out);
+PQC_API void pqc_trust_free(pqc_trust *trust);
+PQC_API int pqc_trust_apply_policy(pqc_trust *trust, const uint8_t *policy,
+                                   size_t policy_len);
+PQC_API int pqc_trust_apply_revocation(pqc_trust *trust, const uint8_t *list,
+                                       size_t list_len);
+/* PQC_OK if a fresh policy (and the revocation list it demands) is
+ * installed; PQC_ERR_POLICY otherwise. High-risk operations gate on it. */
+PQC_API int pqc_trust_check_policy(const pqc_trust *trust);
+/* Verifies a device chain at time at_unix (0 = now): PQC_OK, or
+ * PQC_ERR_UNTRUSTED / _EXPIRED / _REVOKED / _VERIFY / _POLICY /
+ * _INVALID_ARGUMENT. On PQC_OK writes the device id (NUL-terminated) when
+ * device_id or out_len is non-NULL. */
+PQC_API int pqc_trust_verify_chain(const pqc_trust *trust,
+                                   const uint8_t *chain, size_t chain_len,
+                                   int64_t at_unix, char *device_id,
+                                   size_t cap, size_t *out_len);
+
+/* A root CA in its own keystore, for provisioning tools. */
+typedef struct pqc_ca pqc_ca;
+
+/* Creates a CA keystore at path with a self-signed certificate; alg NULL
+ * means ML-DSA-65. */
+PQC_API int pqc_ca_create(const char *path, int key_kind, const uint8_t *key,
+                          size_t key_len, const char *name, const char *alg,
+                          uint64_t validity_seconds, pqc_ca **out);
+PQC_API int pqc_ca_open(const char *path, int key_kind, const uint8_t *key,
+                        size_t key_len, pqc_ca **out);
+PQC_API void pqc_ca_free(pqc_ca *ca);
+/* The CA certificate: the trust anchor devices and peers need. */
+PQC_API int pqc_ca_certificate(const pqc_ca *ca, uint8_t *out, size_t cap,
+                               size_t *out_len);
+/* Allows device_id to join with its factory public key; roles is a
+ * comma-separated list or NULL. */
+PQC_API int pqc_ca_allow(pqc_ca *ca, const char *device_id,
+                         const uint8_t *factory_key, size_t factory_key_len,
+                         const char *roles);
+/* Verifies a join or renewal request and issues the device's chain.
+ * PQC_ERR_REPLAY for a request seen before or outside the 24 h window,
+ * PQC_ERR_UNTRUSTED for a factory key not allowed, PQC_ERR_REVOKED for a
+ * renewal from a revoked key. */
+PQC_API int pqc_ca_enroll(pqc_ca *ca, const uint8_t *request,
+                          size_t request_len, uint64_t validity_seconds,
+                          uint8_t *out, size_t cap, size_t *out_len);
+/* Signs a fleet policy with the CA's next sequence number. Lists are
+ * comma-separated names, NULL for the defaults (ML-KEM-768 and
+ * X25519-ML-KEM-768; ML-DSA-65). */
+PQC_API int pqc_ca_sign_policy(pqc_ca *ca, uint64_t ttl_seconds,
+                               const char *allowed_kems,
+                               const char *allowed_sigs,
+                               uint64_t rekey_messages, uint64_t rekey_seconds,
+                               int require_sessions, uint8_t *out, size_t cap,
+                               size_t *out_len);
+/* Adds count key ids (PQC_KEY_ID_BYTES each, concatenated) to the CA's
+ * cumulative revocation list and signs the whole list. */
+PQC_API int pqc_ca_revoke(pqc_ca *ca, const uint8_t *key_ids, size_t count,
+                          uint8_t *out, size_t cap, size_t *out_len);
 
 #ifdef __cplusplus
 }

@@ -162,8 +162,9 @@ type AllowedDevice struct {
 // anyway (their timestamp left the window). Implementations must persist if
 // the CA restarts within a window.
 type ReplayGuard interface {
-	// Remember records id and reports whether it was already recorded.
-	Remember(id []byte, until time.Time) (seen bool, err error)
+	// Remember records id (to be kept until until) and reports whether it
+	// was already recorded. now lets it forget ids whose time has passed.
+	Remember(id []byte, now, until time.Time) (seen bool, err error)
 }
 
 // MemoryReplayGuard is a ReplayGuard for one process's lifetime.
@@ -172,7 +173,7 @@ type MemoryReplayGuard struct {
 	seen map[string]time.Time
 }
 
-func (g *MemoryReplayGuard) Remember(id []byte, until time.Time) (bool, error) {
+func (g *MemoryReplayGuard) Remember(id []byte, now, until time.Time) (bool, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.seen == nil {
@@ -180,6 +181,11 @@ func (g *MemoryReplayGuard) Remember(id []byte, until time.Time) (bool, error) {
 	}
 	if _, ok := g.seen[string(id)]; ok {
 		return true, nil
+	}
+	for k, u := range g.seen {
+		if now.After(u) {
+			delete(g.seen, k)
+		}
 	}
 	g.seen[string(id)] = until
 	return false, nil
@@ -263,7 +269,7 @@ func (e *Enroller) fresh(c *RequestClaims, now time.Time) error {
 	if age > e.Window || age < -e.Window {
 		return fmt.Errorf("request from %s, now %s: %w", time.Unix(c.Timestamp, 0).UTC(), now.UTC(), ErrStaleRequest)
 	}
-	seen, err := e.Replay.Remember(c.RequestID, time.Unix(c.Timestamp, 0).Add(e.Window))
+	seen, err := e.Replay.Remember(c.RequestID, now, time.Unix(c.Timestamp, 0).Add(e.Window))
 	if err != nil {
 		return fmt.Errorf("replay guard: %w", err)
 	}

@@ -94,3 +94,22 @@ var DefaultKEMs = []string{pqc.HybridKEMName}
 
 // DefaultSignature is the identity signature scheme unless configured.
 const DefaultSignature = "ML-DSA-65"
+
+// Encode is the deterministic CBOR of the key, the form key files hold.
+func (k PublicKey) Encode() ([]byte, error) { return marshal(k) }
+
+// DecodePublicKey reads a key written by Encode and checks that it names a
+// registered signature scheme or KEM and has that scheme's size.
+func DecodePublicKey(data []byte) (PublicKey, error) {
+	var k PublicKey
+	if len(data) > MaxObjectSize {
+		return k, ErrTooLarge
+	}
+	if err := unmarshalCanonical(data, &k); err != nil {
+		return k, fmt.Errorf("public key: %w", err)
+	}
+	if k.checkSignatureKey() != nil && k.checkKEMKey() != nil {
+		return k, fmt.Errorf("public key of %d bytes for %q: %w", len(k.Key), k.Alg, ErrMalformed)
+	}
+	return k, nil
+}
