@@ -263,4 +263,3 @@ func canonical(names []string, lookup func(string) (string, error)) ([]string, e
 	}
 	return names, nil
 }
-
