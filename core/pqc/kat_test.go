@@ -40,6 +40,12 @@ func TestKEMKnownAnswerHashes(t *testing.T) {
 		{"ML-KEM-512", "Kyber512", []int{64}, "a30184edee53b3b009356e1e31d7f9e93ce82550e3c622d7192e387b0cc84f2e"},
 		{"ML-KEM-768", "Kyber768", []int{64}, "729367b590637f4a93c68d5e4a4d2e2b4454842a52c9eec503e3a0d24cb66471"},
 		{"ML-KEM-1024", "Kyber1024", []int{64}, "3fba7327d0320cb6134badf2a1bcb963a5b3c0026c7dece8f00d6a6155e47b33"},
+		// SABER: the SHA-256 of the whole official round-3 .rsp files
+		// (testdata/kat/SHA256SUMS): keypair draws seed_A, the noise seed
+		// and z in three calls.
+		{"LightSaber", "LightSaber", []int{32, 32, 32}, "d15eabf67e7a00aa1429369d2dd3c54a091c3bc33c733a7c50963b4d3b68f347"},
+		{"Saber", "Saber", []int{32, 32, 32}, "4066d962d8e71dad0b389d321771dd509cd273ec266e032029995516fb351053"},
+		{"FireSaber", "FireSaber", []int{32, 32, 32}, "f1cbf649d410da9fdb32dfeb7963b2b6e91c199c3e7208ed487116aa1462978a"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k, err := KEMByName(tc.name)
