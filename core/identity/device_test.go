@@ -2,6 +2,7 @@ package identity
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -173,5 +174,54 @@ func TestKeystoreHoldsNoPlaintextSecret(t *testing.T) {
 		if bytes.Contains(raw, s[:16]) {
 			t.Fatal("secret key bytes found in the keystore file")
 		}
+	}
+}
+
+// Rotation on a schedule: nothing happens before the interval, then one
+// call renews and installs the next epoch, and a later call past the
+// overlap destroys the old keys.
+func TestScheduledRotation(t *testing.T) {
+	f := newFleet(t)
+	st := testStore(t)
+	dev, _ := InitDevice(st, "rtu-9", "Ed25519", DefaultSignature, DefaultKEMs)
+	enroller := &Enroller{CA: f.root, Anchors: f.anchors, Replay: &MemoryReplayGuard{}, Window: time.Minute, Validity: 90 * 24 * time.Hour,
+		Allowed: []AllowedDevice{{DeviceID: "rtu-9", FactoryKey: dev.FactoryKey()}}}
+	req, _ := dev.JoinRequest(nil, t0)
+	chain, _ := enroller.Enroll(req, t0)
+	tr, _ := NewTrust(f.root.Cert.Raw)
+	if _, err := dev.Install(chain, tr, time.Hour, t0); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	rot := Rotation{Interval: 24 * time.Hour, Overlap: time.Hour, Renew: func(_ context.Context, r []byte) ([]byte, error) {
+		calls++
+		return enroller.Renew(r, t0.Add(25*time.Hour))
+	}}
+	if rotated, err := dev.Rotate(context.Background(), tr, rot, t0.Add(time.Hour)); rotated || err != nil || calls != 0 {
+		t.Fatalf("before the interval: rotated=%v err=%v calls=%d", rotated, err, calls)
+	}
+	at := t0.Add(25 * time.Hour)
+	if rotated, err := dev.Rotate(context.Background(), tr, rot, at); !rotated || err != nil {
+		t.Fatalf("after the interval: rotated=%v err=%v", rotated, err)
+	}
+	if cert, _, _ := dev.Certificate(); cert.Epoch != 1 {
+		t.Fatalf("epoch %d after rotation", cert.Epoch)
+	}
+	if _, err := dev.PreviousKeys(at.Add(time.Minute)); err != nil {
+		t.Fatalf("previous keys inside the overlap: %v", err)
+	}
+	if _, err := dev.Rotate(context.Background(), tr, rot, at.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dev.PreviousKeys(at.Add(2 * time.Hour)); !errors.Is(err, ErrNoIdentity) {
+		t.Fatalf("old keys survived the overlap: %v", err)
+	}
+	failing := rot
+	failing.Renew = func(context.Context, []byte) ([]byte, error) { return nil, errors.New("CA unreachable") }
+	if rotated, err := dev.Rotate(context.Background(), tr, failing, at.Add(48*time.Hour)); rotated || err == nil {
+		t.Fatal("a failed renewal reported success")
+	}
+	if cert, _, _ := dev.Certificate(); cert.Epoch != 1 {
+		t.Fatal("a failed renewal changed the installed keys")
 	}
 }
