@@ -11,7 +11,7 @@ CMAKE     ?= cmake
 JOBS      ?= 2
 GOFLAGS_LIB := -trimpath
 
-.PHONY: deps all lib shared static test test-go test-race test-c test-python demo bench bench-go bench-c install clean
+.PHONY: deps all lib shared static test test-go test-race test-cross test-c test-python demo bench bench-go bench-c install clean
 
 all: lib
 
@@ -29,7 +29,7 @@ static:
 	@rm -f $(LIBDIR)/libpqc_iiot.h
 
 test: deps
-	$(MAKE) test-go test-race test-c test-python
+	$(MAKE) test-go test-race test-cross test-c test-python
 
 deps:
 	./scripts/deps.sh
@@ -42,6 +42,11 @@ test-go:
 # already ran above, so the race pass uses -short.
 test-race:
 	$(GO) test -count=1 -race -short ./core/...
+
+# Falcon/SABER known answers on linux/arm64 under qemu, and Falcon against
+# an independent implementation (@noble/post-quantum on Node.js).
+test-cross:
+	./scripts/test-cross.sh
 
 test-c: lib
 	$(CMAKE) -S . -B $(BUILD)/cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo

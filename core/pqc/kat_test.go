@@ -6,10 +6,12 @@ import (
 	"crypto/sha3"
 	"encoding/hex"
 	"fmt"
+	"path/filepath"
 	"testing"
 
 	"github.com/cloudflare/circl/sign"
 
+	"github.com/pqc-iiot/pqc-iiot/core/internal/katfile"
 	"github.com/pqc-iiot/pqc-iiot/core/internal/nistdrbg"
 )
 
@@ -230,4 +232,38 @@ func squeeze32(s *sha3.SHAKE) []byte {
 	d := make([]byte, 32)
 	s.Read(d)
 	return d
+}
+
+// Falcon's own package replays every KAT signature; here the registry's
+// derandomized keygen must give the official keys, and the registry's
+// verifier must accept the official signatures in detached form.
+func TestFalconKnownAnswersThroughRegistry(t *testing.T) {
+	for _, tc := range []struct{ name, file string }{
+		{"Falcon-512", "falcon512-KAT.rsp"},
+		{"Falcon-1024", "falcon1024-KAT.rsp"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := SignatureByName(tc.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries, err := katfile.Read(filepath.Join("..", "..", "testdata", "kat", "falcon", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries[:10] {
+				pk, sk, err := s.KeyFromSeed(nistdrbg.MustNew(e.Bytes("seed")).Bytes(48))
+				if err != nil || !bytes.Equal(pk, e.Bytes("pk")) || !bytes.Equal(sk, e.Bytes("sk")) {
+					t.Fatalf("count %s: key pair differs from the KAT (%v)", e["count"], err)
+				}
+				// sm = len(2) || nonce(40) || msg || 0x20+logn || body.
+				sm, msg := e.Bytes("sm"), e.Bytes("msg")
+				nonce, body := sm[2:42], sm[42+len(msg)+1:]
+				detached := append(append([]byte{sm[42+len(msg)] + 0x10}, nonce...), body...)
+				if err := s.Verify(pk, msg, detached); err != nil {
+					t.Fatalf("count %s: official signature rejected: %v", e["count"], err)
+				}
+			}
+		})
+	}
 }
