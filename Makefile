@@ -11,7 +11,7 @@ CMAKE     ?= cmake
 JOBS      ?= 2
 GOFLAGS_LIB := -trimpath
 
-.PHONY: deps all lib shared static test test-go test-race test-cross test-c test-python demo bench bench-go bench-c install clean
+.PHONY: deps all lib shared static test test-go test-race test-cross test-c test-python demo bench install clean
 
 all: lib
 
@@ -59,15 +59,9 @@ test-python: shared
 demo: deps lib
 	./scripts/demo.sh
 
-bench: bench-go bench-c
-
-bench-go:
-	$(GO) test -run=NONE -bench=. -benchmem ./core/...
-
-bench-c: lib
-	$(CMAKE) -S . -B $(BUILD)/cmake -DCMAKE_BUILD_TYPE=Release
-	$(CMAKE) --build $(BUILD)/cmake -j $(JOBS) --target pqc_bench
-	$(BUILD)/cmake/pqc_bench
+# Go benchmarks (benchstat), the C ABI benchmark, and the overhead table.
+bench: lib
+	./scripts/bench.sh
 
 install: lib
 	./scripts/install.sh "$(PREFIX)"

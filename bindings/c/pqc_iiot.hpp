@@ -1,0 +1,902 @@
+// pqc_iiot.hpp - header-only C++17 layer over the C API in pqc_iiot.h.
+//
+//   pqc_iiot::ensure_abi();                     // refuse a mismatched library
+//   pqc_iiot::Kem kem("ML-KEM-768");
+//   auto keys = kem.keypair();                  // {public_key, secret_key}
+//   auto [ct, ss] = kem.encapsulate(keys.public_key);
+//   auto ss2 = kem.decapsulate(keys.secret_key, ct);
+//
+//   pqc_iiot::Signature dsa("ML-DSA-65");
+//   auto id = dsa.keypair();
+//   auto sig = dsa.sign(id.secret_key, "message");
+//   bool ok = dsa.verify(id.public_key, "message", sig);
+//
+// Failures throw pqc_iiot::Error (or a subclass per status) carrying the C
+// status and the library's detail; the one expected negative outcome,
+// a signature that does not verify, is verify() returning false.
+//
+// Secrets (secret keys, shared secrets) are returned as SecretBytes, which
+// zeroes its memory when destroyed. Objects are move-only owners of a C
+// handle; a moved-from object throws Closed when used, as the C API does for
+// a freed handle. Every method may be called concurrently on one object.
+#ifndef PQC_IIOT_HPP
+#define PQC_IIOT_HPP
+
+#include <pqc_iiot.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#if __cplusplus < 201703L && !(defined(_MSVC_LANG) && _MSVC_LANG >= 201703L)
+#error "pqc_iiot.hpp needs C++17"
+#endif
+
+namespace pqc_iiot {
+
+// ---- Errors -----------------------------------------------------------------
+
+// The C status codes as an enum; the values are the stable ABI values.
+enum class Status : int {
+  ok = PQC_OK,
+  invalid_argument = PQC_ERR_INVALID_ARGUMENT,
+  buffer_too_small = PQC_ERR_BUFFER_TOO_SMALL,
+  unsupported = PQC_ERR_UNSUPPORTED,
+  verify_failed = PQC_ERR_VERIFY,
+  closed = PQC_ERR_CLOSED,
+  internal = PQC_ERR_INTERNAL,
+  replay = PQC_ERR_REPLAY,
+  policy = PQC_ERR_POLICY,
+  timeout = PQC_ERR_TIMEOUT,
+  io = PQC_ERR_IO,
+  rate_limited = PQC_ERR_RATE_LIMITED,
+  state = PQC_ERR_STATE,
+  revoked = PQC_ERR_REVOKED,
+  expired = PQC_ERR_EXPIRED,
+  untrusted = PQC_ERR_UNTRUSTED,
+  rollback = PQC_ERR_ROLLBACK,
+  wrong_key = PQC_ERR_WRONG_KEY,
+  corrupt = PQC_ERR_CORRUPT,
+};
+
+// Any failure of the library. what() is "<operation>: <status name>:
+// <detail from pqc_last_error>".
+class Error : public std::runtime_error {
+ public:
+  Error(int status, const std::string &message)
+      : std::runtime_error(message), status_(status) {}
+  int status() const noexcept { return status_; }
+  Status code() const noexcept { return static_cast<Status>(status_); }
+
+ private:
+  int status_;
+};
+
+class InvalidArgument : public Error {
+ public:
+  using Error::Error;
+};
+class BufferTooSmall : public Error {
+ public:
+  using Error::Error;
+};
+class Unsupported : public Error {
+ public:
+  using Error::Error;
+};
+class VerifyFailed : public Error {
+ public:
+  using Error::Error;
+};
+class Closed : public Error {
+ public:
+  using Error::Error;
+};
+class InternalError : public Error {
+ public:
+  using Error::Error;
+};
+
+#define PQC_IIOT_HPP_ERROR_(name) \
+  class name : public Error {     \
+   public:                        \
+    using Error::Error;           \
+  }
+PQC_IIOT_HPP_ERROR_(Replay);
+PQC_IIOT_HPP_ERROR_(PolicyError);
+PQC_IIOT_HPP_ERROR_(Timeout);
+PQC_IIOT_HPP_ERROR_(IoError);
+PQC_IIOT_HPP_ERROR_(RateLimited);
+PQC_IIOT_HPP_ERROR_(StateError);
+PQC_IIOT_HPP_ERROR_(Revoked);
+PQC_IIOT_HPP_ERROR_(Expired);
+PQC_IIOT_HPP_ERROR_(Untrusted);
+PQC_IIOT_HPP_ERROR_(Rollback);
+PQC_IIOT_HPP_ERROR_(WrongKey);
+PQC_IIOT_HPP_ERROR_(Corrupt);
+#undef PQC_IIOT_HPP_ERROR_
+// Header and loaded library disagree on the ABI (see ensure_abi()).
+class AbiMismatch : public Error {
+ public:
+  using Error::Error;
+};
+
+namespace detail {
+
+// Must run right after the failing call, on the same thread, because the
+// library keeps only the latest detail per thread.
+[[noreturn]] inline void throw_status(int status, const char *operation) {
+  const char *detail = pqc_last_error();
+  std::string msg = std::string(operation) + ": " + pqc_strerror(status);
+  if (detail != nullptr && detail[0] != '\0') {
+    msg += ": ";
+    msg += detail;
+  }
+  switch (status) {
+    case PQC_ERR_INVALID_ARGUMENT:
+      throw InvalidArgument(status, msg);
+    case PQC_ERR_BUFFER_TOO_SMALL:
+      throw BufferTooSmall(status, msg);
+    case PQC_ERR_UNSUPPORTED:
+      throw Unsupported(status, msg);
+    case PQC_ERR_VERIFY:
+      throw VerifyFailed(status, msg);
+    case PQC_ERR_CLOSED:
+      throw Closed(status, msg);
+    case PQC_ERR_INTERNAL:
+      throw InternalError(status, msg);
+    case PQC_ERR_REPLAY:
+      throw Replay(status, msg);
+    case PQC_ERR_POLICY:
+      throw PolicyError(status, msg);
+    case PQC_ERR_TIMEOUT:
+      throw Timeout(status, msg);
+    case PQC_ERR_IO:
+      throw IoError(status, msg);
+    case PQC_ERR_RATE_LIMITED:
+      throw RateLimited(status, msg);
+    case PQC_ERR_STATE:
+      throw StateError(status, msg);
+    case PQC_ERR_REVOKED:
+      throw Revoked(status, msg);
+    case PQC_ERR_EXPIRED:
+      throw Expired(status, msg);
+    case PQC_ERR_UNTRUSTED:
+      throw Untrusted(status, msg);
+    case PQC_ERR_ROLLBACK:
+      throw Rollback(status, msg);
+    case PQC_ERR_WRONG_KEY:
+      throw WrongKey(status, msg);
+    case PQC_ERR_CORRUPT:
+      throw Corrupt(status, msg);
+    default:
+      throw Error(status, msg);
+  }
+}
+
+inline void check(int status, const char *operation) {
+  if (status != PQC_OK) {
+    throw_status(status, operation);
+  }
+}
+
+// Zeroing through a volatile pointer so the compiler cannot drop it as a
+// dead store before deallocation.
+inline void secure_zero(void *p, std::size_t n) noexcept {
+  volatile unsigned char *v = static_cast<volatile unsigned char *>(p);
+  while (n-- > 0) {
+    *v++ = 0;
+  }
+}
+
+// Size queries return 0 only for an invalid handle.
+inline std::size_t check_size(std::size_t n, const char *operation) {
+  if (n == 0) {
+    throw Closed(PQC_ERR_CLOSED, std::string(operation) + ": " +
+                                     pqc_strerror(PQC_ERR_CLOSED));
+  }
+  return n;
+}
+
+}  // namespace detail
+
+// ---- Byte containers --------------------------------------------------------
+
+// Bytes that are secret: zeroed on destruction, on assignment over them, and
+// when moved from. Copies are explicit (copy constructor) and wiped the same
+// way. Compare with equals(), which takes time independent of the contents.
+class SecretBytes {
+ public:
+  SecretBytes() = default;
+  explicit SecretBytes(std::size_t n) : bytes_(n) {}
+  SecretBytes(const std::uint8_t *p, std::size_t n) : bytes_(p, p + n) {}
+  SecretBytes(const SecretBytes &other) = default;
+  SecretBytes(SecretBytes &&other) noexcept : bytes_(std::move(other.bytes_)) {
+    other.bytes_.clear();
+  }
+  SecretBytes &operator=(const SecretBytes &other) {
+    if (this != &other) {
+      wipe();
+      bytes_ = other.bytes_;
+    }
+    return *this;
+  }
+  SecretBytes &operator=(SecretBytes &&other) noexcept {
+    if (this != &other) {
+      wipe();
+      bytes_ = std::move(other.bytes_);
+      other.bytes_.clear();
+    }
+    return *this;
+  }
+  ~SecretBytes() { wipe(); }
+
+  std::uint8_t *data() noexcept { return bytes_.data(); }
+  const std::uint8_t *data() const noexcept { return bytes_.data(); }
+  std::size_t size() const noexcept { return bytes_.size(); }
+  bool empty() const noexcept { return bytes_.empty(); }
+  std::uint8_t &operator[](std::size_t i) noexcept { return bytes_[i]; }
+  std::uint8_t operator[](std::size_t i) const noexcept { return bytes_[i]; }
+  const std::uint8_t *begin() const noexcept { return bytes_.data(); }
+  const std::uint8_t *end() const noexcept { return bytes_.data() + bytes_.size(); }
+
+  // Constant-time comparison (for equal sizes).
+  bool equals(const SecretBytes &other) const noexcept {
+    if (size() != other.size()) {
+      return false;
+    }
+    unsigned char acc = 0;
+    for (std::size_t i = 0; i < size(); i++) {
+      acc |= static_cast<unsigned char>(bytes_[i] ^ other.bytes_[i]);
+    }
+    return acc == 0;
+  }
+
+  // Zeroes the contents and releases them.
+  void wipe() noexcept {
+    if (!bytes_.empty()) {
+      detail::secure_zero(bytes_.data(), bytes_.size());
+    }
+    bytes_.clear();
+    bytes_.shrink_to_fit();
+  }
+
+  // An unprotected copy, for APIs that need a vector; the caller owns the
+  // risk of that copy outliving its use.
+  std::vector<std::uint8_t> to_vector() const { return bytes_; }
+
+ private:
+  std::vector<std::uint8_t> bytes_;
+};
+
+inline bool operator==(const SecretBytes &a, const SecretBytes &b) noexcept {
+  return a.equals(b);
+}
+inline bool operator!=(const SecretBytes &a, const SecretBytes &b) noexcept {
+  return !a.equals(b);
+}
+
+// A non-owning view of input bytes (std::span<const uint8_t> before C++20).
+// It must not outlive what it views.
+class ByteView {
+ public:
+  constexpr ByteView() noexcept = default;
+  constexpr ByteView(const std::uint8_t *data, std::size_t size) noexcept
+      : data_(data), size_(size) {}
+  ByteView(const std::vector<std::uint8_t> &v) noexcept  // NOLINT: implicit by design
+      : data_(v.data()), size_(v.size()) {}
+  template <std::size_t N>
+  constexpr ByteView(const std::array<std::uint8_t, N> &a) noexcept  // NOLINT
+      : data_(a.data()), size_(N) {}
+  ByteView(const SecretBytes &s) noexcept  // NOLINT
+      : data_(s.data()), size_(s.size()) {}
+  ByteView(std::string_view s) noexcept  // NOLINT
+      : data_(reinterpret_cast<const std::uint8_t *>(s.data())), size_(s.size()) {}
+  ByteView(const std::string &s) noexcept  // NOLINT
+      : ByteView(std::string_view(s)) {}
+  // A NUL-terminated text message; the terminator is not included.
+  ByteView(const char *s) noexcept  // NOLINT
+      : ByteView(s != nullptr ? std::string_view(s) : std::string_view()) {}
+
+  constexpr const std::uint8_t *data() const noexcept { return data_; }
+  constexpr std::size_t size() const noexcept { return size_; }
+  constexpr bool empty() const noexcept { return size_ == 0; }
+
+ private:
+  const std::uint8_t *data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// ---- Library-wide functions -------------------------------------------------
+
+inline std::string version() { return pqc_version(); }
+inline int abi_version() noexcept { return pqc_abi_version(); }
+
+// Throws AbiMismatch when the loaded library was built for another ABI than
+// this header; call once at start-up.
+inline void ensure_abi() {
+  int lib = pqc_abi_version();
+  if (lib != PQC_IIOT_ABI_VERSION) {
+    throw AbiMismatch(PQC_ERR_UNSUPPORTED,
+                      "pqc_iiot: header ABI " + std::to_string(PQC_IIOT_ABI_VERSION) +
+                          " but library ABI " + std::to_string(lib) + " (library " +
+                          pqc_version() + ", header " + PQC_IIOT_VERSION_STRING + ")");
+  }
+}
+
+inline std::vector<std::uint8_t> random_bytes(std::size_t n) {
+  std::vector<std::uint8_t> out(n);
+  detail::check(pqc_random_bytes(out.data(), out.size()), "pqc_random_bytes");
+  return out;
+}
+
+inline std::string status_name(int status) { return pqc_strerror(status); }
+
+struct KeyPair {
+  std::vector<std::uint8_t> public_key;
+  SecretBytes secret_key;
+};
+
+// ---- Key encapsulation -------------------------------------------------------
+
+class Kem {
+ public:
+  struct Encapsulation {
+    std::vector<std::uint8_t> ciphertext;
+    SecretBytes shared_secret;
+  };
+
+  // Throws Unsupported for an unknown name (matched case-insensitively).
+  explicit Kem(const std::string &algorithm) {
+    detail::check(pqc_kem_new(algorithm.c_str(), &handle_), "pqc_kem_new");
+    // Cached: the sizes are fixed per algorithm, and each query crosses into
+    // the Go runtime.
+    public_key_size_ = pqc_kem_public_key_size(handle_);
+    secret_key_size_ = pqc_kem_secret_key_size(handle_);
+    ciphertext_size_ = pqc_kem_ciphertext_size(handle_);
+    shared_secret_size_ = pqc_kem_shared_secret_size(handle_);
+    seed_size_ = pqc_kem_seed_size(handle_);
+  }
+  Kem(const Kem &) = delete;
+  Kem &operator=(const Kem &) = delete;
+  Kem(Kem &&other) noexcept { take(other); }
+  Kem &operator=(Kem &&other) noexcept {
+    if (this != &other) {
+      pqc_kem_free(handle_);
+      take(other);
+    }
+    return *this;
+  }
+  ~Kem() { pqc_kem_free(handle_); }
+
+  static std::vector<std::string> algorithms() {
+    std::vector<std::string> names;
+    std::size_t n = pqc_kem_algorithm_count();
+    for (std::size_t i = 0; i < n; i++) {
+      names.emplace_back(pqc_kem_algorithm_name(i));
+    }
+    return names;
+  }
+
+  // The canonical name, e.g. "ML-KEM-768" for "ml-kem-768".
+  std::string name() const {
+    const char *n = pqc_kem_algorithm(handle_);
+    if (n == nullptr) {
+      detail::throw_status(PQC_ERR_CLOSED, "pqc_kem_algorithm");
+    }
+    return n;
+  }
+  std::size_t public_key_size() const { return detail::check_size(public_key_size_, "Kem"); }
+  std::size_t secret_key_size() const { return detail::check_size(secret_key_size_, "Kem"); }
+  std::size_t ciphertext_size() const { return detail::check_size(ciphertext_size_, "Kem"); }
+  std::size_t shared_secret_size() const {
+    return detail::check_size(shared_secret_size_, "Kem");
+  }
+  std::size_t seed_size() const { return detail::check_size(seed_size_, "Kem"); }
+
+  KeyPair keypair() const {
+    KeyPair kp{std::vector<std::uint8_t>(public_key_size_), SecretBytes(secret_key_size_)};
+    detail::check(pqc_kem_keypair(handle_, kp.public_key.data(), kp.public_key.size(),
+                                  kp.secret_key.data(), kp.secret_key.size()),
+                  "pqc_kem_keypair");
+    return kp;
+  }
+
+  // Deterministic key pair from seed_size() bytes.
+  KeyPair keypair_from_seed(ByteView seed) const {
+    KeyPair kp{std::vector<std::uint8_t>(public_key_size_), SecretBytes(secret_key_size_)};
+    detail::check(pqc_kem_keypair_from_seed(handle_, seed.data(), seed.size(),
+                                            kp.public_key.data(), kp.public_key.size(),
+                                            kp.secret_key.data(), kp.secret_key.size()),
+                  "pqc_kem_keypair_from_seed");
+    return kp;
+  }
+
+  Encapsulation encapsulate(ByteView public_key) const {
+    Encapsulation e{std::vector<std::uint8_t>(ciphertext_size_),
+                    SecretBytes(shared_secret_size_)};
+    detail::check(pqc_kem_encapsulate(handle_, public_key.data(), public_key.size(),
+                                      e.ciphertext.data(), e.ciphertext.size(),
+                                      e.shared_secret.data(), e.shared_secret.size()),
+                  "pqc_kem_encapsulate");
+    return e;
+  }
+
+  // A tampered ciphertext does not throw: it yields the scheme's implicit-
+  // rejection secret, which will not match the sender's.
+  SecretBytes decapsulate(ByteView secret_key, ByteView ciphertext) const {
+    SecretBytes ss(shared_secret_size_);
+    detail::check(pqc_kem_decapsulate(handle_, secret_key.data(), secret_key.size(),
+                                      ciphertext.data(), ciphertext.size(), ss.data(),
+                                      ss.size()),
+                  "pqc_kem_decapsulate");
+    return ss;
+  }
+
+  // The C handle, still owned by this object.
+  const pqc_kem *native_handle() const noexcept { return handle_; }
+
+ private:
+  void take(Kem &other) noexcept {
+    handle_ = std::exchange(other.handle_, nullptr);
+    public_key_size_ = std::exchange(other.public_key_size_, 0);
+    secret_key_size_ = std::exchange(other.secret_key_size_, 0);
+    ciphertext_size_ = std::exchange(other.ciphertext_size_, 0);
+    shared_secret_size_ = std::exchange(other.shared_secret_size_, 0);
+    seed_size_ = std::exchange(other.seed_size_, 0);
+  }
+
+  pqc_kem *handle_ = nullptr;
+  std::size_t public_key_size_ = 0;
+  std::size_t secret_key_size_ = 0;
+  std::size_t ciphertext_size_ = 0;
+  std::size_t shared_secret_size_ = 0;
+  std::size_t seed_size_ = 0;
+};
+
+// ---- Signatures -----------------------------------------------------------------
+
+class Signature {
+ public:
+  explicit Signature(const std::string &algorithm) {
+    detail::check(pqc_sig_new(algorithm.c_str(), &handle_), "pqc_sig_new");
+    public_key_size_ = pqc_sig_public_key_size(handle_);
+    secret_key_size_ = pqc_sig_secret_key_size(handle_);
+    signature_max_size_ = pqc_sig_signature_max_size(handle_);
+    seed_size_ = pqc_sig_seed_size(handle_);
+  }
+  Signature(const Signature &) = delete;
+  Signature &operator=(const Signature &) = delete;
+  Signature(Signature &&other) noexcept { take(other); }
+  Signature &operator=(Signature &&other) noexcept {
+    if (this != &other) {
+      pqc_sig_free(handle_);
+      take(other);
+    }
+    return *this;
+  }
+  ~Signature() { pqc_sig_free(handle_); }
+
+  static std::vector<std::string> algorithms() {
+    std::vector<std::string> names;
+    std::size_t n = pqc_sig_algorithm_count();
+    for (std::size_t i = 0; i < n; i++) {
+      names.emplace_back(pqc_sig_algorithm_name(i));
+    }
+    return names;
+  }
+
+  std::string name() const {
+    const char *n = pqc_sig_algorithm(handle_);
+    if (n == nullptr) {
+      detail::throw_status(PQC_ERR_CLOSED, "pqc_sig_algorithm");
+    }
+    return n;
+  }
+  std::size_t public_key_size() const {
+    return detail::check_size(public_key_size_, "Signature");
+  }
+  std::size_t secret_key_size() const {
+    return detail::check_size(secret_key_size_, "Signature");
+  }
+  // Upper bound; Falcon's signatures are usually shorter.
+  std::size_t signature_max_size() const {
+    return detail::check_size(signature_max_size_, "Signature");
+  }
+  std::size_t seed_size() const { return detail::check_size(seed_size_, "Signature"); }
+
+  KeyPair keypair() const {
+    KeyPair kp{std::vector<std::uint8_t>(public_key_size_), SecretBytes(secret_key_size_)};
+    detail::check(pqc_sig_keypair(handle_, kp.public_key.data(), kp.public_key.size(),
+                                  kp.secret_key.data(), kp.secret_key.size()),
+                  "pqc_sig_keypair");
+    return kp;
+  }
+
+  KeyPair keypair_from_seed(ByteView seed) const {
+    KeyPair kp{std::vector<std::uint8_t>(public_key_size_), SecretBytes(secret_key_size_)};
+    detail::check(pqc_sig_keypair_from_seed(handle_, seed.data(), seed.size(),
+                                            kp.public_key.data(), kp.public_key.size(),
+                                            kp.secret_key.data(), kp.secret_key.size()),
+                  "pqc_sig_keypair_from_seed");
+    return kp;
+  }
+
+  // The signature, trimmed to its actual length.
+  std::vector<std::uint8_t> sign(ByteView secret_key, ByteView message) const {
+    std::vector<std::uint8_t> sig(signature_max_size_);
+    std::size_t len = 0;
+    detail::check(pqc_sig_sign(handle_, secret_key.data(), secret_key.size(), message.data(),
+                               message.size(), sig.data(), sig.size(), &len),
+                  "pqc_sig_sign");
+    sig.resize(len);
+    return sig;
+  }
+
+  // false when the signature does not verify; throws for anything else
+  // (wrong-length public key, closed handle, ...).
+  bool verify(ByteView public_key, ByteView message, ByteView signature) const {
+    int st = pqc_sig_verify(handle_, public_key.data(), public_key.size(), message.data(),
+                            message.size(), signature.data(), signature.size());
+    if (st == PQC_ERR_VERIFY) {
+      return false;
+    }
+    detail::check(st, "pqc_sig_verify");
+    return true;
+  }
+
+  const pqc_sig *native_handle() const noexcept { return handle_; }
+
+ private:
+  void take(Signature &other) noexcept {
+    handle_ = std::exchange(other.handle_, nullptr);
+    public_key_size_ = std::exchange(other.public_key_size_, 0);
+    secret_key_size_ = std::exchange(other.secret_key_size_, 0);
+    signature_max_size_ = std::exchange(other.signature_max_size_, 0);
+    seed_size_ = std::exchange(other.seed_size_, 0);
+  }
+
+  pqc_sig *handle_ = nullptr;
+  std::size_t public_key_size_ = 0;
+  std::size_t secret_key_size_ = 0;
+  std::size_t signature_max_size_ = 0;
+  std::size_t seed_size_ = 0;
+};
+
+// ---- Identity, trust and CA ---------------------------------------------------
+//
+// Keystores are files encrypted under a passphrase (stretched with Argon2id)
+// or a raw 32-byte key; secret keys never leave them. Exchanged objects
+// (requests, chains, policies, revocation lists) are opaque byte vectors.
+
+enum class KeyKind : int {
+  passphrase = PQC_KEYSTORE_PASSPHRASE,
+  raw_key = PQC_KEYSTORE_RAW_KEY,
+};
+
+using KeyId = std::array<std::uint8_t, PQC_KEY_ID_BYTES>;
+
+namespace detail {
+
+// Runs a variable-output call into a buffer of the documented maximum (the
+// library requires it up front for irreversible calls, and it is always
+// enough) and trims the result.
+template <typename Call>
+std::vector<std::uint8_t> object_output(Call &&call, const char *operation,
+                                        std::size_t cap = PQC_OBJECT_MAX_BYTES) {
+  std::vector<std::uint8_t> out(cap);
+  std::size_t len = 0;
+  check(call(out.data(), out.size(), &len), operation);
+  out.resize(len);
+  out.shrink_to_fit();
+  return out;
+}
+
+inline const char *c_str_or_null(const std::string &s) {
+  return s.empty() ? nullptr : s.c_str();
+}
+
+}  // namespace detail
+
+class Identity {
+ public:
+  // Creates a keystore at path (which must not exist). Empty algorithm
+  // arguments select the library defaults.
+  static Identity create(const std::string &path, KeyKind kind, ByteView key,
+                         const std::string &device_id, const std::string &factory_alg = "",
+                         const std::string &sig_alg = "", const std::string &kem_algs = "") {
+    Identity id;
+    detail::check(pqc_identity_create(path.c_str(), static_cast<int>(kind), key.data(),
+                                      key.size(), device_id.c_str(),
+                                      detail::c_str_or_null(factory_alg),
+                                      detail::c_str_or_null(sig_alg),
+                                      detail::c_str_or_null(kem_algs), &id.handle_),
+                  "pqc_identity_create");
+    return id;
+  }
+  static Identity open(const std::string &path, KeyKind kind, ByteView key) {
+    Identity id;
+    detail::check(pqc_identity_open(path.c_str(), static_cast<int>(kind), key.data(),
+                                    key.size(), &id.handle_),
+                  "pqc_identity_open");
+    return id;
+  }
+  Identity(const Identity &) = delete;
+  Identity &operator=(const Identity &) = delete;
+  Identity(Identity &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+  Identity &operator=(Identity &&other) noexcept {
+    if (this != &other) {
+      pqc_identity_free(handle_);
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
+    return *this;
+  }
+  // Closes the keystore; the library wipes the keys it held.
+  ~Identity() { pqc_identity_free(handle_); }
+
+  std::string device_id() const {
+    char buf[512];
+    std::size_t len = 0;
+    int st = pqc_identity_device_id(handle_, buf, sizeof buf, &len);
+    if (st == PQC_ERR_BUFFER_TOO_SMALL) {
+      std::string big(len, '\0');
+      st = pqc_identity_device_id(handle_, &big[0], big.size(), &len);
+      detail::check(st, "pqc_identity_device_id");
+      big.resize(len > 0 ? len - 1 : 0);
+      return big;
+    }
+    detail::check(st, "pqc_identity_device_id");
+    return std::string(buf, len > 0 ? len - 1 : 0);
+  }
+  std::vector<std::uint8_t> factory_public_key() const {
+    return detail::object_output(
+        [&](std::uint8_t *o, std::size_t c, std::size_t *l) {
+          return pqc_identity_factory_public_key(handle_, o, c, l);
+        },
+        "pqc_identity_factory_public_key");
+  }
+  // New operational keys (pending) and the join request for the CA.
+  std::vector<std::uint8_t> join_request() {
+    return detail::object_output(
+        [&](std::uint8_t *o, std::size_t c, std::size_t *l) {
+          return pqc_identity_join_request(handle_, o, c, l);
+        },
+        "pqc_identity_join_request");
+  }
+  std::vector<std::uint8_t> renewal_request() {
+    return detail::object_output(
+        [&](std::uint8_t *o, std::size_t c, std::size_t *l) {
+          return pqc_identity_renewal_request(handle_, o, c, l);
+        },
+        "pqc_identity_renewal_request");
+  }
+  // anchor is required on the first install only.
+  void install(ByteView chain, ByteView anchor = ByteView(), std::uint64_t overlap_seconds = 0) {
+    detail::check(pqc_identity_install(handle_, chain.data(), chain.size(), anchor.data(),
+                                       anchor.size(), overlap_seconds),
+                  "pqc_identity_install");
+  }
+  std::vector<std::uint8_t> chain() const {
+    return detail::object_output(
+        [&](std::uint8_t *o, std::size_t c, std::size_t *l) {
+          return pqc_identity_chain(handle_, o, c, l);
+        },
+        "pqc_identity_chain");
+  }
+  std::uint64_t epoch() const {
+    std::uint64_t e = 0;
+    detail::check(pqc_identity_epoch(handle_, &e), "pqc_identity_epoch");
+    return e;
+  }
+  KeyId key_id() const {
+    KeyId id{};
+    detail::check(pqc_identity_key_id(handle_, id.data(), id.size()), "pqc_identity_key_id");
+    return id;
+  }
+  // The certified signature key (empty alg) or the key of the named scheme.
+  std::vector<std::uint8_t> public_key(const std::string &alg = "") const {
+    return detail::object_output(
+        [&](std::uint8_t *o, std::size_t c, std::size_t *l) {
+          return pqc_identity_public_key(handle_, detail::c_str_or_null(alg), o, c, l);
+        },
+        "pqc_identity_public_key");
+  }
+  std::vector<std::uint8_t> announcement(const std::string &topic) {
+    return detail::object_output(
+        [&](std::uint8_t *o, std::size_t c, std::size_t *l) {
+          return pqc_identity_announcement(handle_, topic.c_str(), o, c, l);
+        },
+        "pqc_identity_announcement");
+  }
+  void apply_policy(ByteView policy) {
+    detail::check(pqc_identity_apply_policy(handle_, policy.data(), policy.size()),
+                  "pqc_identity_apply_policy");
+  }
+  void apply_revocation(ByteView list) {
+    detail::check(pqc_identity_apply_revocation(handle_, list.data(), list.size()),
+                  "pqc_identity_apply_revocation");
+  }
+  bool rotation_due(std::uint64_t interval_seconds) const {
+    int due = 0;
+    detail::check(pqc_identity_rotation_due(handle_, interval_seconds, &due),
+                  "pqc_identity_rotation_due");
+    return due != 0;
+  }
+  // true if the previous epoch's keys were destroyed now.
+  bool prune() {
+    int pruned = 0;
+    detail::check(pqc_identity_prune(handle_, &pruned), "pqc_identity_prune");
+    return pruned != 0;
+  }
+
+  pqc_identity *native_handle() const noexcept { return handle_; }
+
+ private:
+  Identity() = default;
+  pqc_identity *handle_ = nullptr;
+};
+
+// Verification state for a party without an identity of its own.
+class Trust {
+ public:
+  explicit Trust(ByteView anchor) {
+    detail::check(pqc_trust_new(anchor.data(), anchor.size(), &handle_), "pqc_trust_new");
+  }
+  Trust(const Trust &) = delete;
+  Trust &operator=(const Trust &) = delete;
+  Trust(Trust &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+  Trust &operator=(Trust &&other) noexcept {
+    if (this != &other) {
+      pqc_trust_free(handle_);
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
+    return *this;
+  }
+  ~Trust() { pqc_trust_free(handle_); }
+
+  void apply_policy(ByteView policy) {
+    detail::check(pqc_trust_apply_policy(handle_, policy.data(), policy.size()),
+                  "pqc_trust_apply_policy");
+  }
+  void apply_revocation(ByteView list) {
+    detail::check(pqc_trust_apply_revocation(handle_, list.data(), list.size()),
+                  "pqc_trust_apply_revocation");
+  }
+  // false when no fresh policy (or the revocation list it demands) is
+  // installed; throws for anything else.
+  bool policy_current() const {
+    int st = pqc_trust_check_policy(handle_);
+    if (st == PQC_ERR_POLICY) {
+      return false;
+    }
+    detail::check(st, "pqc_trust_check_policy");
+    return true;
+  }
+  // The device id the chain certifies; throws Untrusted, Expired, Revoked,
+  // VerifyFailed, PolicyError or InvalidArgument otherwise. at_unix 0 = now.
+  std::string verify_chain(ByteView chain, std::int64_t at_unix = 0) const {
+    char buf[512];
+    std::size_t len = 0;
+    int st = pqc_trust_verify_chain(handle_, chain.data(), chain.size(), at_unix, buf,
+                                    sizeof buf, &len);
+    if (st == PQC_ERR_BUFFER_TOO_SMALL) {
+      std::string big(len, '\0');
+      st = pqc_trust_verify_chain(handle_, chain.data(), chain.size(), at_unix, &big[0],
+                                  big.size(), &len);
+      detail::check(st, "pqc_trust_verify_chain");
+      big.resize(len > 0 ? len - 1 : 0);
+      return big;
+    }
+    detail::check(st, "pqc_trust_verify_chain");
+    return std::string(buf, len > 0 ? len - 1 : 0);
+  }
+
+  pqc_trust *native_handle() const noexcept { return handle_; }
+
+ private:
+  pqc_trust *handle_ = nullptr;
+};
+
+struct PolicyOptions {
+  std::uint64_t ttl_seconds = 86400;
+  std::string allowed_kems;  // comma-separated; empty = library default
+  std::string allowed_sigs;  // comma-separated; empty = library default
+  std::uint64_t rekey_messages = 0;
+  std::uint64_t rekey_seconds = 0;
+  bool require_sessions = false;
+};
+
+// A root CA in its own keystore, for provisioning tools.
+class Ca {
+ public:
+  static Ca create(const std::string &path, KeyKind kind, ByteView key, const std::string &name,
+                   std::uint64_t validity_seconds, const std::string &alg = "") {
+    Ca ca;
+    detail::check(pqc_ca_create(path.c_str(), static_cast<int>(kind), key.data(), key.size(),
+                                name.c_str(), detail::c_str_or_null(alg), validity_seconds,
+                                &ca.handle_),
+                  "pqc_ca_create");
+    return ca;
+  }
+  static Ca open(const std::string &path, KeyKind kind, ByteView key) {
+    Ca ca;
+    detail::check(pqc_ca_open(path.c_str(), static_cast<int>(kind), key.data(), key.size(),
+                              &ca.handle_),
+                  "pqc_ca_open");
+    return ca;
+  }
+  Ca(const Ca &) = delete;
+  Ca &operator=(const Ca &) = delete;
+  Ca(Ca &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+  Ca &operator=(Ca &&other) noexcept {
+    if (this != &other) {
+      pqc_ca_free(handle_);
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
+    return *this;
+  }
+  ~Ca() { pqc_ca_free(handle_); }
+
+  // The trust anchor devices and verifiers need.
+  std::vector<std::uint8_t> certificate() const {
+    return detail::object_output(
+        [&](std::uint8_t *o, std::size_t c, std::size_t *l) {
+          return pqc_ca_certificate(handle_, o, c, l);
+        },
+        "pqc_ca_certificate");
+  }
+  // roles: comma-separated, empty for none.
+  void allow(const std::string &device_id, ByteView factory_key, const std::string &roles = "") {
+    detail::check(pqc_ca_allow(handle_, device_id.c_str(), factory_key.data(),
+                               factory_key.size(), detail::c_str_or_null(roles)),
+                  "pqc_ca_allow");
+  }
+  // The chain for a join or renewal request.
+  std::vector<std::uint8_t> enroll(ByteView request, std::uint64_t validity_seconds) {
+    return detail::object_output(
+        [&](std::uint8_t *o, std::size_t c, std::size_t *l) {
+          return pqc_ca_enroll(handle_, request.data(), request.size(), validity_seconds, o, c,
+                               l);
+        },
+        "pqc_ca_enroll");
+  }
+  std::vector<std::uint8_t> sign_policy(const PolicyOptions &p) {
+    return detail::object_output(
+        [&](std::uint8_t *o, std::size_t c, std::size_t *l) {
+          return pqc_ca_sign_policy(handle_, p.ttl_seconds,
+                                    detail::c_str_or_null(p.allowed_kems),
+                                    detail::c_str_or_null(p.allowed_sigs), p.rekey_messages,
+                                    p.rekey_seconds, p.require_sessions ? 1 : 0, o, c, l);
+        },
+        "pqc_ca_sign_policy");
+  }
+  // Adds key_ids to the cumulative list and returns the whole signed list.
+  std::vector<std::uint8_t> revoke(const std::vector<KeyId> &key_ids) {
+    std::vector<std::uint8_t> flat;
+    flat.reserve(key_ids.size() * PQC_KEY_ID_BYTES);
+    for (const auto &k : key_ids) {
+      flat.insert(flat.end(), k.begin(), k.end());
+    }
+    return detail::object_output(
+        [&](std::uint8_t *o, std::size_t c, std::size_t *l) {
+          return pqc_ca_revoke(handle_, flat.empty() ? nullptr : flat.data(), key_ids.size(),
+                               o, c, l);
+        },
+        "pqc_ca_revoke", PQC_REVOCATION_MAX_BYTES);
+  }
+
+  pqc_ca *native_handle() const noexcept { return handle_; }
+
+ private:
+  Ca() = default;
+  pqc_ca *handle_ = nullptr;
+};
+
+}  // namespace pqc_iiot
+
+#endif  // PQC_IIOT_HPP
