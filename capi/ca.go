@@ -7,6 +7,7 @@ package main
 import "C"
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -39,16 +40,20 @@ func pqc_ca_create(path *C.char, kind C.int, key *C.uint8_t, keyLen C.size_t, na
 	if err != nil {
 		return fail(err)
 	}
-	if validitySeconds == 0 {
-		return fail(argError("validity is zero"))
+	validity, err := seconds(validitySeconds, "validity")
+	if err != nil {
+		return fail(err)
+	}
+	if !identity.ValidID(n) {
+		return fail(argError(fmt.Sprintf("CA name %q", n)))
 	}
 	st, err := openKeystore(path, kind, key, keyLen, true)
 	if err != nil {
 		return fail(err)
 	}
-	ca, err := identity.InitCA(st, n, a, time.Now(), time.Duration(validitySeconds)*time.Second, 1)
+	ca, err := identity.InitCA(st, n, a, time.Now(), validity, 1)
 	if err != nil {
-		st.Close()
+		discardKeystore(st, path)
 		return fail(err)
 	}
 	*out = C.uintptr_t(handles.add(&caObject{st: st, ca: ca}))
@@ -149,10 +154,11 @@ func pqc_ca_enroll(h C.uintptr_t, req *C.uint8_t, reqLen C.size_t, validitySecon
 		if err != nil {
 			return err
 		}
-		if validitySeconds == 0 {
-			return argError("validity is zero")
+		validity, err := seconds(validitySeconds, "validity")
+		if err != nil {
+			return err
 		}
-		chain, err := c.ca.Enroll(r, time.Duration(validitySeconds)*time.Second, 24*time.Hour, time.Now())
+		chain, err := c.ca.Enroll(r, validity, 24*time.Hour, time.Now())
 		if err != nil {
 			return err
 		}
@@ -196,12 +202,13 @@ func pqc_ca_sign_policy(h C.uintptr_t, ttlSeconds C.uint64_t, allowedKEMs, allow
 		if err != nil {
 			return err
 		}
-		if ttlSeconds == 0 {
-			return argError("policy TTL is zero")
+		ttl, err := seconds(ttlSeconds, "policy TTL")
+		if err != nil {
+			return err
 		}
 		now := time.Now()
 		signed, err := c.ca.SignPolicy(identity.PolicyClaims{
-			IssuedAt: now.Unix(), Expiry: now.Add(time.Duration(ttlSeconds) * time.Second).Unix(),
+			IssuedAt: now.Unix(), Expiry: now.Add(ttl).Unix(),
 			AllowedKEMs: kemList, AllowedSigs: sigList,
 			RekeyMessages: uint64(rekeyMessages), RekeySeconds: uint64(rekeySeconds),
 			PeerBudget:      identity.RateLimit{Rate: 20, Burst: 40},

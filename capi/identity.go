@@ -8,6 +8,8 @@ import "C"
 
 import (
 	"fmt"
+	"math"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -58,6 +60,10 @@ func keystoreKey(kind C.int, key *C.uint8_t, keyLen C.size_t) (store.KeySource, 
 	}
 }
 
+// openKeystore opens (or creates) a keystore with its rollback anchor, a
+// file beside it (store.AnchorPath): restoring an older copy of the store,
+// or corrupting its newest commit so that bbolt falls back to an older one,
+// is then PQC_ERR_ROLLBACK rather than silently accepted.
 func openKeystore(path *C.char, kind C.int, key *C.uint8_t, keyLen C.size_t, create bool) (*store.Store, error) {
 	p, err := cstrPath(path)
 	if err != nil {
@@ -68,10 +74,30 @@ func openKeystore(path *C.char, kind C.int, key *C.uint8_t, keyLen C.size_t, cre
 		return nil, err
 	}
 	defer wipe()
+	opts := &store.Options{Anchor: store.NewFileAnchor(store.AnchorPath(p))}
 	if create {
-		return store.Create(p, ks, nil)
+		return store.Create(p, ks, opts)
 	}
-	return store.Open(p, ks, nil)
+	return store.Open(p, ks, opts)
+}
+
+// discardKeystore removes a keystore that a failed create call made, so
+// that the caller can retry with corrected arguments.
+func discardKeystore(st *store.Store, path *C.char) {
+	st.Close()
+	if p, err := cstrPath(path); err == nil {
+		os.Remove(p)
+		os.Remove(store.AnchorPath(p))
+	}
+}
+
+// seconds converts a caller's duration, refusing values time.Duration
+// cannot hold (about 292 years) instead of letting them wrap.
+func seconds(s C.uint64_t, what string) (time.Duration, error) {
+	if s == 0 || uint64(s) > uint64(math.MaxInt64/int64(time.Second)) {
+		return 0, argError(fmt.Sprintf("%s of %d seconds is zero or too long", what, uint64(s)))
+	}
+	return time.Duration(s) * time.Second, nil
 }
 
 // cstrPath reads a path of up to 4096 bytes.
@@ -109,13 +135,17 @@ func pqc_identity_create(path *C.char, kind C.int, key *C.uint8_t, keyLen C.size
 			return fail(e)
 		}
 	}
+	// Check what can be checked before a file is made.
+	if !identity.ValidID(id) {
+		return fail(argError(fmt.Sprintf("device id %q", id)))
+	}
 	st, err := openKeystore(path, kind, key, keyLen, true)
 	if err != nil {
 		return fail(err)
 	}
 	dev, err := identity.InitDevice(st, id, fa, sa, strings.Split(ka, ","))
 	if err != nil {
-		st.Close()
+		discardKeystore(st, path)
 		return fail(err)
 	}
 	*out = C.uintptr_t(handles.add(&identityObject{st: st, dev: dev}))
@@ -241,7 +271,13 @@ func pqc_identity_install(h C.uintptr_t, chain *C.uint8_t, chainLen C.size_t, an
 		if err != nil {
 			return err
 		}
-		if _, err := o.dev.Install(c, trust, time.Duration(overlapSeconds)*time.Second, time.Now()); err != nil {
+		overlap := time.Duration(0)
+		if overlapSeconds > 0 {
+			if overlap, err = seconds(overlapSeconds, "overlap"); err != nil {
+				return err
+			}
+		}
+		if _, err := o.dev.Install(c, trust, overlap, time.Now()); err != nil {
 			return err
 		}
 		return identity.SaveTrust(o.st, trust)
@@ -410,7 +446,15 @@ func pqc_identity_rotation_due(h C.uintptr_t, intervalSeconds C.uint64_t, due *C
 		if due == nil {
 			return argError("due is NULL")
 		}
-		d, err := o.dev.RotationDue(time.Duration(intervalSeconds)*time.Second, time.Now())
+		// 0 is allowed here: "rotate now" is a meaningful question.
+		interval := time.Duration(0)
+		if intervalSeconds > 0 {
+			var err error
+			if interval, err = seconds(intervalSeconds, "interval"); err != nil {
+				return err
+			}
+		}
+		d, err := o.dev.RotationDue(interval, time.Now())
 		if err != nil {
 			return err
 		}

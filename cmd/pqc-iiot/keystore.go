@@ -43,7 +43,7 @@ func createStore(path, ppFile string) (*store.Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	return store.Create(path, store.Passphrase(pp), nil)
+	return store.Create(path, store.Passphrase(pp), anchored(path))
 }
 
 func openStore(path, ppFile string) (*store.Store, error) {
@@ -52,7 +52,7 @@ func openStore(path, ppFile string) (*store.Store, error) {
 		return nil, err
 	}
 	defer clear(pp)
-	st, err := store.Open(path, store.Passphrase(pp), nil)
+	st, err := store.Open(path, store.Passphrase(pp), anchored(path))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("keystore %s does not exist", path)
 	}
@@ -74,4 +74,10 @@ func readIn(path string) ([]byte, error) {
 		return readAllLimited(os.Stdin)
 	}
 	return os.ReadFile(path)
+}
+
+// anchored gives a keystore its rollback anchor file, the convention the C
+// API shares (store.AnchorPath), so stores move between the two freely.
+func anchored(path string) *store.Options {
+	return &store.Options{Anchor: store.NewFileAnchor(store.AnchorPath(path))}
 }

@@ -35,6 +35,12 @@ type Anchor interface {
 // rather than silently losing protection.
 func NewFileAnchor(path string) Anchor { return &fileAnchor{path: path} }
 
+// AnchorPath is where the CLI and the C API keep the file anchor of the
+// store at storePath when no hardware counter is configured: beside it.
+// That catches a restored or corrupted store file (bbolt falling back to an
+// older commit) but not a restore of both files together.
+func AnchorPath(storePath string) string { return storePath + ".anchor" }
+
 type fileAnchor struct {
 	mu   sync.Mutex
 	path string

@@ -1164,6 +1164,81 @@ static void *error_thread_main(void *arg) {
   return NULL;
 }
 
+/* Reads or writes a whole small file; 0 on failure. */
+static size_t file_io(const char *path, uint8_t *buf, size_t len, int write) {
+  FILE *f = fopen(path, write ? "wb" : "rb");
+  size_t n;
+  if (f == NULL) {
+    return 0;
+  }
+  n = write ? fwrite(buf, 1, len, f) : fread(buf, 1, len, f);
+  fclose(f);
+  return n;
+}
+
+/* A failed create leaves no file behind; durations that cannot be
+ * represented are refused, not wrapped; a restored older copy of a
+ * keystore is refused on open (its anchor is ahead of it). */
+static void test_keystore_hardening(void) {
+  char dir[] = "/tmp/pqc_c_api_hard.XXXXXX";
+  char path[96];
+  uint8_t key[32], *old = NULL, *req = NULL;
+  size_t old_n, n;
+  pqc_identity *id = NULL;
+  pqc_ca *ca = NULL;
+  const char *w = "keystore hardening";
+
+  if (mkdtemp(dir) == NULL) {
+    CHECK(0, "mkdtemp failed");
+    return;
+  }
+  sprintf(path, "%s/device.store", dir);
+  pqc_random_bytes(key, sizeof key);
+
+  CHECK_FAILS_WITH(pqc_identity_create(path, PQC_KEYSTORE_RAW_KEY, key,
+                                       sizeof key, "not a valid id", NULL,
+                                       NULL, NULL, &id),
+                   PQC_ERR_INVALID_ARGUMENT, w);
+  CHECK(access(path, F_OK) != 0, "%s: failed create left %s behind", w, path);
+  CHECK_FAILS_WITH(pqc_identity_create(path, PQC_KEYSTORE_RAW_KEY, key,
+                                       sizeof key, "rtu-1", "no-such-alg",
+                                       NULL, NULL, &id),
+                   PQC_ERR_UNSUPPORTED, w);
+  CHECK(access(path, F_OK) != 0, "%s: failed create left %s behind", w, path);
+  CHECK_FAILS_WITH(pqc_ca_create(path, PQC_KEYSTORE_RAW_KEY, key, sizeof key,
+                                 "root", NULL, UINT64_MAX, &ca),
+                   PQC_ERR_INVALID_ARGUMENT, w);
+  CHECK_FAILS_WITH(pqc_ca_create(path, PQC_KEYSTORE_RAW_KEY, key, sizeof key,
+                                 "root", NULL, (uint64_t)18446744074ULL + 3600,
+                                 &ca),
+                   PQC_ERR_INVALID_ARGUMENT, w);
+  CHECK(access(path, F_OK) != 0, "%s: failed create left %s behind", w, path);
+
+  CHECK_STATUS(pqc_identity_create(path, PQC_KEYSTORE_RAW_KEY, key, sizeof key,
+                                   "rtu-1", "Ed25519", "Ed25519", NULL, &id),
+               PQC_OK, w);
+  old = xmalloc(1 << 20);
+  req = xmalloc(PQC_OBJECT_MAX_BYTES);
+  pqc_identity_free(id);
+  old_n = file_io(path, old, 1 << 20, 0);
+  CHECK(old_n > 0 && old_n < (1 << 20), "%s: read store copy", w);
+  CHECK_STATUS(pqc_identity_open(path, PQC_KEYSTORE_RAW_KEY, key, sizeof key,
+                                 &id),
+               PQC_OK, w);
+  /* A write after the copy: pending keys for a join request. */
+  CHECK_STATUS(pqc_identity_join_request(id, req, PQC_OBJECT_MAX_BYTES, &n),
+               PQC_OK, w);
+  pqc_identity_free(id);
+  id = NULL;
+  CHECK(file_io(path, old, old_n, 1) == old_n, "%s: restore old copy", w);
+  CHECK_FAILS_WITH(pqc_identity_open(path, PQC_KEYSTORE_RAW_KEY, key,
+                                     sizeof key, &id),
+                   PQC_ERR_ROLLBACK, w);
+  pqc_identity_free(id);
+  free(old);
+  free(req);
+}
+
 static void test_last_error_per_thread(void) {
   pthread_barrier_t barrier;
   struct error_thread t[2];
@@ -1411,6 +1486,7 @@ int main(int argc, char **argv) {
   test_unsupported_and_bad_new();
   test_closed_and_forged();
   test_identity();
+  test_keystore_hardening();
   test_last_error_per_thread();
   test_shared_handles();
 

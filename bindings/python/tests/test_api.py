@@ -12,9 +12,13 @@ from pathlib import Path
 import pytest
 
 import pqc_iiot
-from pqc_iiot import (BufferTooSmallError, ClosedError, InternalError,
-                      InvalidArgumentError, PqcError, Status,
-                      UnsupportedAlgorithmError, VerificationError)
+from pqc_iiot import (BufferTooSmallError, ClosedError, CorruptError,
+                      ExpiredError, InternalError, InvalidArgumentError,
+                      KeystoreIOError, PolicyError, PqcError, PqcTimeoutError,
+                      RateLimitedError, ReplayError, RevokedError,
+                      RollbackError, StateError, Status,
+                      UnsupportedAlgorithmError, UntrustedError,
+                      VerificationError, WrongKeyError)
 
 
 def test_version() -> None:
@@ -40,7 +44,7 @@ def test_random_bytes() -> None:
 
 
 def test_status_values_match_header() -> None:
-    assert [int(s) for s in Status] == [0, -1, -2, -3, -4, -5, -6]
+    assert [int(s) for s in Status] == list(range(0, -19, -1))
 
 
 @pytest.mark.parametrize(
@@ -52,6 +56,18 @@ def test_status_values_match_header() -> None:
         (-4, VerificationError),
         (-5, ClosedError),
         (-6, InternalError),
+        (-7, ReplayError),
+        (-8, PolicyError),
+        (-9, PqcTimeoutError),
+        (-10, KeystoreIOError),
+        (-11, RateLimitedError),
+        (-12, StateError),
+        (-13, RevokedError),
+        (-14, ExpiredError),
+        (-15, UntrustedError),
+        (-16, RollbackError),
+        (-17, WrongKeyError),
+        (-18, CorruptError),
     ],
 )
 def test_status_mapping(status: int, cls: type) -> None:
@@ -68,6 +84,22 @@ def test_exception_hierarchy() -> None:
     for cls in (BufferTooSmallError, VerificationError, ClosedError, InternalError):
         assert issubclass(cls, PqcError) and not issubclass(cls, ValueError)
     assert issubclass(PqcError, Exception)
+    # Security refusals must not be caught by handlers for builtin errors.
+    for cls in (ReplayError, PolicyError, PqcTimeoutError, KeystoreIOError,
+                RateLimitedError, StateError, RevokedError, ExpiredError,
+                UntrustedError, RollbackError, WrongKeyError, CorruptError):
+        assert issubclass(cls, PqcError)
+        assert not issubclass(cls, (ValueError, OSError, TimeoutError))
+    assert PqcTimeoutError is not TimeoutError
+
+
+def test_strerror_names_match_library() -> None:
+    # The names used for errors raised on the Python side are the library's.
+    from pqc_iiot import _native
+    from pqc_iiot.errors import _NAMES
+    for status in Status:
+        if status != Status.OK:
+            assert _NAMES[status] == _native.strerror(status)
 
 
 def test_unknown_status_is_internal_error() -> None:

@@ -1,10 +1,15 @@
-"""Post-quantum key encapsulation and signatures from libpqc_iiot.
+"""Post-quantum key encapsulation, signatures and device identities from
+libpqc_iiot.
 
 >>> import pqc_iiot
 >>> with pqc_iiot.Kem("ML-KEM-768") as kem:
 ...     pk, sk = kem.keypair()
 ...     ct, ss = kem.encapsulate(pk)
 ...     assert kem.decapsulate(sk, ct) == ss
+
+Device provisioning (keystores, a CA, certificate chains, fleet policy and
+revocation) is in :class:`Identity`, :class:`CertificateAuthority` and
+:class:`Trust`.
 
 The library is the one bundled with the package, or the file named by the
 ``PQC_IIOT_LIBRARY`` environment variable (read once, at import).
@@ -13,19 +18,33 @@ The library is the one bundled with the package, or the file named by the
 from __future__ import annotations
 
 from ._common import BytesLike, check as _check, out_buffer as _out_buffer
-from ._native import ABI_VERSION, lib as _lib, library_path
+from ._native import (ABI_VERSION, KEY_ID_BYTES, OBJECT_MAX_BYTES,
+                      REVOCATION_MAX_BYTES, lib as _lib, library_path)
 from .errors import (
     STATUS_ERRORS,
     BufferTooSmallError,
     ClosedError,
+    CorruptError,
+    ExpiredError,
     InternalError,
     InvalidArgumentError,
+    KeystoreIOError,
+    PolicyError,
     PqcError,
+    PqcTimeoutError,
+    RateLimitedError,
+    ReplayError,
+    RevokedError,
+    RollbackError,
+    StateError,
     Status,
     UnsupportedAlgorithmError,
+    UntrustedError,
     VerificationError,
+    WrongKeyError,
     error_for_status,
 )
+from .identity import DAY, MAX_DURATION_SECONDS, CertificateAuthority, Identity, Trust
 from .kem import Kem
 from .signature import Signature
 
@@ -35,16 +54,36 @@ __all__ = [
     "ABI_VERSION",
     "BufferTooSmallError",
     "BytesLike",
+    "CertificateAuthority",
     "ClosedError",
+    "CorruptError",
+    "DAY",
+    "ExpiredError",
+    "Identity",
     "InternalError",
     "InvalidArgumentError",
+    "KEY_ID_BYTES",
+    "KeystoreIOError",
     "Kem",
+    "MAX_DURATION_SECONDS",
+    "OBJECT_MAX_BYTES",
+    "PolicyError",
     "PqcError",
+    "PqcTimeoutError",
+    "REVOCATION_MAX_BYTES",
+    "RateLimitedError",
+    "ReplayError",
+    "RevokedError",
+    "RollbackError",
     "STATUS_ERRORS",
     "Signature",
+    "StateError",
     "Status",
+    "Trust",
     "UnsupportedAlgorithmError",
+    "UntrustedError",
     "VerificationError",
+    "WrongKeyError",
     "abi_version",
     "error_for_status",
     "library_path",

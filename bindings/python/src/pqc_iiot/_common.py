@@ -64,7 +64,8 @@ def out_buffer(size: int) -> "ctypes.Array[ctypes.c_char]":
 
 
 class Handle:
-    """Owns one library handle (a pqc_kem or pqc_sig).
+    """Owns one library handle (a pqc_kem, pqc_sig, pqc_identity, pqc_trust
+    or pqc_ca).
 
     The handle is a number checked by the library on every call, so a call
     racing close() from another thread fails cleanly with ClosedError
@@ -87,8 +88,13 @@ class Handle:
             raise InvalidArgumentError(
                 Status.INVALID_ARGUMENT, "algorithm name contains a NUL character"
             )
+        self._adopt(new, encoded)
+
+    def _adopt(self, new: Callable[..., int], *args: Any) -> None:
+        """Calls a pqc_X_new/create/open function whose last parameter is the
+        handle out-pointer, and keeps the handle it makes."""
         out = ctypes.c_void_p()
-        check(new(encoded, ctypes.byref(out)))
+        check(new(*args, ctypes.byref(out)))
         self._handle = out.value
 
     @property

@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import ctypes
 import os
-from ctypes import POINTER, c_char_p, c_int, c_size_t, c_void_p
+from ctypes import POINTER, c_char_p, c_int, c_int64, c_size_t, c_uint64, c_void_p
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 #: The ABI version of include/pqc_iiot.h this package was written against.
 ABI_VERSION = 1
+
+#: Output buffer sizes that calls with side effects (generating keys,
+#: consuming a request, taking a sequence number) demand up front, and the
+#: size of a key id; fixed by the header.
+OBJECT_MAX_BYTES = 262144
+REVOCATION_MAX_BYTES = 524288
+KEY_ID_BYTES = 16
+
+#: How the keystore key argument is read (PQC_KEYSTORE_*).
+KEYSTORE_PASSPHRASE = 0
+KEYSTORE_RAW_KEY = 1
 
 LIBRARY_ENV = "PQC_IIOT_LIBRARY"
 BUNDLED_LIBRARY = Path(__file__).resolve().parent / "_lib" / "libpqc_iiot.so"
@@ -24,6 +35,7 @@ BUNDLED_LIBRARY = Path(__file__).resolve().parent / "_lib" / "libpqc_iiot.so"
 # and char * share one representation in every C ABI Go supports.
 _buf = c_char_p
 _size_p = POINTER(c_size_t)
+_handle_p = POINTER(c_void_p)
 
 # name -> (restype, argtypes). Handles are c_void_p because the C side sees
 # opaque pointers (which the library fills with handle numbers).
@@ -79,6 +91,69 @@ _PROTOTYPES: dict[str, tuple[Any, Sequence[Any]]] = {
     "pqc_sig_verify": (
         c_int,
         (c_void_p, _buf, c_size_t, _buf, c_size_t, _buf, c_size_t),
+    ),
+    # Device identity. Handles are c_void_p as above. Strings (paths, device
+    # ids, algorithm lists, topics) are NUL-terminated c_char_p.
+    "pqc_identity_create": (
+        c_int,
+        (c_char_p, c_int, _buf, c_size_t, c_char_p, c_char_p, c_char_p,
+         c_char_p, _handle_p),
+    ),
+    "pqc_identity_open": (c_int, (c_char_p, c_int, _buf, c_size_t, _handle_p)),
+    "pqc_identity_free": (None, (c_void_p,)),
+    "pqc_identity_device_id": (c_int, (c_void_p, _buf, c_size_t, _size_p)),
+    "pqc_identity_factory_public_key": (
+        c_int, (c_void_p, _buf, c_size_t, _size_p),
+    ),
+    "pqc_identity_join_request": (c_int, (c_void_p, _buf, c_size_t, _size_p)),
+    "pqc_identity_renewal_request": (c_int, (c_void_p, _buf, c_size_t, _size_p)),
+    "pqc_identity_install": (
+        c_int, (c_void_p, _buf, c_size_t, _buf, c_size_t, c_uint64),
+    ),
+    "pqc_identity_chain": (c_int, (c_void_p, _buf, c_size_t, _size_p)),
+    "pqc_identity_epoch": (c_int, (c_void_p, POINTER(c_uint64))),
+    "pqc_identity_key_id": (c_int, (c_void_p, _buf, c_size_t)),
+    "pqc_identity_public_key": (
+        c_int, (c_void_p, c_char_p, _buf, c_size_t, _size_p),
+    ),
+    "pqc_identity_announcement": (
+        c_int, (c_void_p, c_char_p, _buf, c_size_t, _size_p),
+    ),
+    "pqc_identity_apply_policy": (c_int, (c_void_p, _buf, c_size_t)),
+    "pqc_identity_apply_revocation": (c_int, (c_void_p, _buf, c_size_t)),
+    "pqc_identity_rotation_due": (c_int, (c_void_p, c_uint64, POINTER(c_int))),
+    "pqc_identity_prune": (c_int, (c_void_p, POINTER(c_int))),
+    # Trust
+    "pqc_trust_new": (c_int, (_buf, c_size_t, _handle_p)),
+    "pqc_trust_free": (None, (c_void_p,)),
+    "pqc_trust_apply_policy": (c_int, (c_void_p, _buf, c_size_t)),
+    "pqc_trust_apply_revocation": (c_int, (c_void_p, _buf, c_size_t)),
+    "pqc_trust_check_policy": (c_int, (c_void_p,)),
+    "pqc_trust_verify_chain": (
+        c_int,
+        (c_void_p, _buf, c_size_t, c_int64, _buf, c_size_t, _size_p),
+    ),
+    # Certificate authority
+    "pqc_ca_create": (
+        c_int,
+        (c_char_p, c_int, _buf, c_size_t, c_char_p, c_char_p, c_uint64,
+         _handle_p),
+    ),
+    "pqc_ca_open": (c_int, (c_char_p, c_int, _buf, c_size_t, _handle_p)),
+    "pqc_ca_free": (None, (c_void_p,)),
+    "pqc_ca_certificate": (c_int, (c_void_p, _buf, c_size_t, _size_p)),
+    "pqc_ca_allow": (c_int, (c_void_p, c_char_p, _buf, c_size_t, c_char_p)),
+    "pqc_ca_enroll": (
+        c_int,
+        (c_void_p, _buf, c_size_t, c_uint64, _buf, c_size_t, _size_p),
+    ),
+    "pqc_ca_sign_policy": (
+        c_int,
+        (c_void_p, c_uint64, c_char_p, c_char_p, c_uint64, c_uint64, c_int,
+         _buf, c_size_t, _size_p),
+    ),
+    "pqc_ca_revoke": (
+        c_int, (c_void_p, _buf, c_size_t, _buf, c_size_t, _size_p),
     ),
 }
 

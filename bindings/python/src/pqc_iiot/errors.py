@@ -15,6 +15,18 @@ class Status(enum.IntEnum):
     VERIFY = -4
     CLOSED = -5
     INTERNAL = -6
+    REPLAY = -7
+    POLICY = -8
+    TIMEOUT = -9
+    IO = -10
+    RATE_LIMITED = -11
+    STATE = -12
+    REVOKED = -13
+    EXPIRED = -14
+    UNTRUSTED = -15
+    ROLLBACK = -16
+    WRONG_KEY = -17
+    CORRUPT = -18
 
 
 # Mirrors pqc_strerror() for errors raised on the Python side, where there is
@@ -26,6 +38,18 @@ _NAMES: dict[int, str] = {
     Status.VERIFY: "verification failed",
     Status.CLOSED: "handle closed or invalid",
     Status.INTERNAL: "internal error",
+    Status.REPLAY: "replayed",
+    Status.POLICY: "refused by policy",
+    Status.TIMEOUT: "timed out",
+    Status.IO: "I/O error",
+    Status.RATE_LIMITED: "rate limited",
+    Status.STATE: "wrong state",
+    Status.REVOKED: "revoked",
+    Status.EXPIRED: "expired or not yet valid",
+    Status.UNTRUSTED: "not trusted",
+    Status.ROLLBACK: "rollback refused",
+    Status.WRONG_KEY: "wrong passphrase or key",
+    Status.CORRUPT: "corrupt or tampered store",
 }
 
 
@@ -76,6 +100,73 @@ class InternalError(PqcError):
     """PQC_ERR_INTERNAL, or a status code this package does not know."""
 
 
+# The identity, trust and CA calls refuse for many distinct reasons. Each
+# gets its own class so callers can react to the reason (re-enroll on
+# ExpiredError, alert on RevokedError, ask again for a passphrase on
+# WrongKeyError) without parsing messages. None of them derives from a
+# builtin such as OSError or TimeoutError: those carry errno semantics and
+# would make ``except OSError`` around file handling swallow security
+# refusals.
+
+
+class ReplayError(PqcError):
+    """PQC_ERR_REPLAY: a request was seen before, or its timestamp is
+    outside the CA's acceptance window (24 hours)."""
+
+
+class PolicyError(PqcError):
+    """PQC_ERR_POLICY: no fleet policy is installed, it has expired, the
+    revocation list it demands is missing, or it forbids the algorithm."""
+
+
+class PqcTimeoutError(PqcError):
+    """PQC_ERR_TIMEOUT: an operation or wait timed out. Named so it does not
+    shadow the builtin :class:`TimeoutError`, which it does not derive from."""
+
+
+class KeystoreIOError(PqcError):
+    """PQC_ERR_IO: file, keystore or network I/O failed, e.g. the keystore
+    is missing, already exists (on create), or is held open by another
+    object or process."""
+
+
+class RateLimitedError(PqcError):
+    """PQC_ERR_RATE_LIMITED: a denial-of-service budget refused the work."""
+
+
+class StateError(PqcError):
+    """PQC_ERR_STATE: the call does not fit the object's state, e.g. a
+    renewal request or the chain of a device that has no certificate yet."""
+
+
+class RevokedError(PqcError):
+    """PQC_ERR_REVOKED: the key or certificate is on the revocation list."""
+
+
+class ExpiredError(PqcError):
+    """PQC_ERR_EXPIRED: a certificate has expired or is not yet valid."""
+
+
+class UntrustedError(PqcError):
+    """PQC_ERR_UNTRUSTED: unknown issuer, an issuer that is not a CA, a
+    factory key not on the CA's allow-list, or an object bound to another
+    device or context."""
+
+
+class RollbackError(PqcError):
+    """PQC_ERR_ROLLBACK: an older policy, revocation list, key epoch or
+    keystore than one already seen, i.e. a possible replay of stale state."""
+
+
+class WrongKeyError(PqcError):
+    """PQC_ERR_WRONG_KEY: the passphrase or raw key does not open the
+    keystore."""
+
+
+class CorruptError(PqcError):
+    """PQC_ERR_CORRUPT: the keystore is damaged or was tampered with."""
+
+
 STATUS_ERRORS: dict[int, type[PqcError]] = {
     Status.INVALID_ARGUMENT: InvalidArgumentError,
     Status.BUFFER_TOO_SMALL: BufferTooSmallError,
@@ -83,6 +174,18 @@ STATUS_ERRORS: dict[int, type[PqcError]] = {
     Status.VERIFY: VerificationError,
     Status.CLOSED: ClosedError,
     Status.INTERNAL: InternalError,
+    Status.REPLAY: ReplayError,
+    Status.POLICY: PolicyError,
+    Status.TIMEOUT: PqcTimeoutError,
+    Status.IO: KeystoreIOError,
+    Status.RATE_LIMITED: RateLimitedError,
+    Status.STATE: StateError,
+    Status.REVOKED: RevokedError,
+    Status.EXPIRED: ExpiredError,
+    Status.UNTRUSTED: UntrustedError,
+    Status.ROLLBACK: RollbackError,
+    Status.WRONG_KEY: WrongKeyError,
+    Status.CORRUPT: CorruptError,
 }
 
 
