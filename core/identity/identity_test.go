@@ -240,3 +240,27 @@ func TestEncodeParseChainRoundTrip(t *testing.T) {
 		t.Fatalf("overlong chain: %v", err)
 	}
 }
+
+// Every registry signature scheme with a COSE identifier can run a CA and
+// sign device keys, Falcon's variable-length signatures included.
+func TestChainsWithEverySignatureScheme(t *testing.T) {
+	for alg := range coseAlgs {
+		t.Run(alg, func(t *testing.T) {
+			root, err := NewRootCA("root", alg, t0, 24*time.Hour, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys, err := NewOperationalKeys(alg, DefaultKEMs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cert, err := root.Issue(CertTemplate{Subject: "dev-1", SigKey: keys.Sig.Public, KEMKeys: keys.KEMPublicKeys(), Validity: time.Hour}, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := VerifyChain(Chain{cert}, []*Certificate{root.Cert}, VerifyOptions{Now: t0}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
