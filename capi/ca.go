@@ -28,10 +28,9 @@ type caObject struct {
 func pqc_ca_create(path *C.char, kind C.int, key *C.uint8_t, keyLen C.size_t, name, alg *C.char, validitySeconds C.uint64_t, out *C.uintptr_t) (status C.int) {
 	enter()
 	defer recoverStatus(&status)
-	if out == nil {
-		return fail(argError("out is NULL"))
+	if err := clearOut(out); err != nil {
+		return fail(err)
 	}
-	*out = 0
 	n, err := cstr(name, "CA name")
 	if err != nil {
 		return fail(err)
@@ -47,38 +46,23 @@ func pqc_ca_create(path *C.char, kind C.int, key *C.uint8_t, keyLen C.size_t, na
 	if !identity.ValidID(n) {
 		return fail(argError(fmt.Sprintf("CA name %q", n)))
 	}
-	st, err := openKeystore(path, kind, key, keyLen, true)
-	if err != nil {
-		return fail(err)
-	}
-	ca, err := identity.InitCA(st, n, a, time.Now(), validity, 1)
-	if err != nil {
-		discardKeystore(st, path)
-		return fail(err)
-	}
-	*out = C.uintptr_t(handles.add(&caObject{st: st, ca: ca}))
-	return statusOK
+	return keystoreHandle(path, kind, key, keyLen, true, out, func(st *store.Store) (any, error) {
+		ca, err := identity.InitCA(st, n, a, time.Now(), validity, 1)
+		return &caObject{st: st, ca: ca}, err
+	})
 }
 
 //export pqc_ca_open
 func pqc_ca_open(path *C.char, kind C.int, key *C.uint8_t, keyLen C.size_t, out *C.uintptr_t) (status C.int) {
 	enter()
 	defer recoverStatus(&status)
-	if out == nil {
-		return fail(argError("out is NULL"))
-	}
-	*out = 0
-	st, err := openKeystore(path, kind, key, keyLen, false)
-	if err != nil {
+	if err := clearOut(out); err != nil {
 		return fail(err)
 	}
-	ca, err := identity.OpenCA(st)
-	if err != nil {
-		st.Close()
-		return fail(err)
-	}
-	*out = C.uintptr_t(handles.add(&caObject{st: st, ca: ca}))
-	return statusOK
+	return keystoreHandle(path, kind, key, keyLen, false, out, func(st *store.Store) (any, error) {
+		ca, err := identity.OpenCA(st)
+		return &caObject{st: st, ca: ca}, err
+	})
 }
 
 //export pqc_ca_free

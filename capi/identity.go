@@ -119,10 +119,9 @@ func cstrPath(p *C.char) (string, error) {
 func pqc_identity_create(path *C.char, kind C.int, key *C.uint8_t, keyLen C.size_t, deviceID, factoryAlg, sigAlg, kemAlg *C.char, out *C.uintptr_t) (status C.int) {
 	enter()
 	defer recoverStatus(&status)
-	if out == nil {
-		return fail(argError("out is NULL"))
+	if err := clearOut(out); err != nil {
+		return fail(err)
 	}
-	*out = 0
 	id, err := cstr(deviceID, "device id")
 	if err != nil {
 		return fail(err)
@@ -139,37 +138,53 @@ func pqc_identity_create(path *C.char, kind C.int, key *C.uint8_t, keyLen C.size
 	if !identity.ValidID(id) {
 		return fail(argError(fmt.Sprintf("device id %q", id)))
 	}
-	st, err := openKeystore(path, kind, key, keyLen, true)
-	if err != nil {
-		return fail(err)
-	}
-	dev, err := identity.InitDevice(st, id, fa, sa, strings.Split(ka, ","))
-	if err != nil {
-		discardKeystore(st, path)
-		return fail(err)
-	}
-	*out = C.uintptr_t(handles.add(&identityObject{st: st, dev: dev}))
-	return statusOK
+	return keystoreHandle(path, kind, key, keyLen, true, out, func(st *store.Store) (any, error) {
+		dev, err := identity.InitDevice(st, id, fa, sa, strings.Split(ka, ","))
+		return &identityObject{st: st, dev: dev}, err
+	})
 }
 
 //export pqc_identity_open
 func pqc_identity_open(path *C.char, kind C.int, key *C.uint8_t, keyLen C.size_t, out *C.uintptr_t) (status C.int) {
 	enter()
 	defer recoverStatus(&status)
+	if err := clearOut(out); err != nil {
+		return fail(err)
+	}
+	return keystoreHandle(path, kind, key, keyLen, false, out, func(st *store.Store) (any, error) {
+		dev, err := identity.OpenDevice(st)
+		return &identityObject{st: st, dev: dev}, err
+	})
+}
+
+// clearOut checks a handle out-parameter and sets it to NULL, so that every
+// failure leaves the caller with no handle.
+func clearOut(out *C.uintptr_t) error {
 	if out == nil {
-		return fail(argError("out is NULL"))
+		return argError("out is NULL")
 	}
 	*out = 0
-	st, err := openKeystore(path, kind, key, keyLen, false)
+	return nil
+}
+
+// keystoreHandle opens (or creates) a keystore, lets load build the object
+// on it, and issues a handle. On failure the store is closed, and a store
+// this call created is removed so a corrected retry can succeed.
+func keystoreHandle(path *C.char, kind C.int, key *C.uint8_t, keyLen C.size_t, create bool, out *C.uintptr_t, load func(*store.Store) (any, error)) C.int {
+	st, err := openKeystore(path, kind, key, keyLen, create)
 	if err != nil {
 		return fail(err)
 	}
-	dev, err := identity.OpenDevice(st)
+	obj, err := load(st)
 	if err != nil {
-		st.Close()
+		if create {
+			discardKeystore(st, path)
+		} else {
+			st.Close()
+		}
 		return fail(err)
 	}
-	*out = C.uintptr_t(handles.add(&identityObject{st: st, dev: dev}))
+	*out = C.uintptr_t(handles.add(obj))
 	return statusOK
 }
 
