@@ -20,7 +20,7 @@ lib: shared static
 # Go's build cache makes these cheap when nothing changed, so they always run.
 shared:
 	@mkdir -p $(LIBDIR)
-	$(GO) build $(GOFLAGS_LIB) -buildmode=c-shared -o $(LIBDIR)/libpqc_iiot.so ./capi
+	$(GO) build $(GOFLAGS_LIB) -buildmode=c-shared -ldflags=-extldflags=-Wl,-soname,libpqc_iiot.so -o $(LIBDIR)/libpqc_iiot.so ./capi
 	@rm -f $(LIBDIR)/libpqc_iiot.h   # cgo's generated header; include/pqc_iiot.h is the contract
 
 static:
