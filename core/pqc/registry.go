@@ -63,6 +63,8 @@ type Signature interface {
 }
 
 var (
+	// Keyed by lower-case name; exact canonical spellings are also keyed
+	// as-is so the common lookup does not allocate a lower-case copy.
 	kems = map[string]KEM{}
 	sigs = map[string]Signature{}
 	// Names in registration order, which is the order the C API lists them.
@@ -71,16 +73,21 @@ var (
 
 func registerKEM(k KEM) {
 	kems[strings.ToLower(k.Name())] = k
+	kems[k.Name()] = k
 	kemNames = append(kemNames, k.Name())
 }
 
 func registerSignature(s Signature) {
 	sigs[strings.ToLower(s.Name())] = s
+	sigs[s.Name()] = s
 	sigNames = append(sigNames, s.Name())
 }
 
 // KEMByName finds a KEM by name, ignoring case.
 func KEMByName(name string) (KEM, error) {
+	if k, ok := kems[name]; ok {
+		return k, nil
+	}
 	if k, ok := kems[strings.ToLower(name)]; ok {
 		return k, nil
 	}
@@ -89,6 +96,9 @@ func KEMByName(name string) (KEM, error) {
 
 // SignatureByName finds a signature scheme by name, ignoring case.
 func SignatureByName(name string) (Signature, error) {
+	if s, ok := sigs[name]; ok {
+		return s, nil
+	}
 	if s, ok := sigs[strings.ToLower(name)]; ok {
 		return s, nil
 	}
