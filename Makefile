@@ -11,7 +11,7 @@ CMAKE     ?= cmake
 JOBS      ?= 2
 GOFLAGS_LIB := -trimpath
 
-.PHONY: deps all lib shared static test test-go test-race test-cross test-c test-python demo bench install clean
+.PHONY: deps all lib shared static test test-go test-race test-cross test-c test-python test-node demo bench install clean
 
 all: lib
 
@@ -29,7 +29,7 @@ static:
 	@rm -f $(LIBDIR)/libpqc_iiot.h
 
 test: deps
-	$(MAKE) test-go test-race test-cross test-c test-python
+	$(MAKE) test-go test-race test-cross test-c test-python test-node
 
 deps:
 	./scripts/deps.sh
@@ -56,6 +56,11 @@ test-c: lib
 test-python: shared
 	./scripts/test-python.sh
 
+# Node.js binding and Node-RED nodes: npm ci from the lock file (bundles the
+# library), then node:test.
+test-node: shared
+	./bindings/node/scripts/ci.sh
+
 demo: deps lib
 	./scripts/demo.sh
 
@@ -67,4 +72,4 @@ install: lib
 	./scripts/install.sh "$(PREFIX)"
 
 clean:
-	rm -rf $(BUILD) bindings/python/build bindings/python/src/pqc_iiot/_lib
+	rm -rf $(BUILD) bindings/python/build bindings/python/src/pqc_iiot/_lib bindings/node/lib/native bindings/node/node_modules

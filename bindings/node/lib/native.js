@@ -1,0 +1,165 @@
+'use strict';
+// Finding libpqc_iiot and declaring the prototypes of include/pqc_iiot.h for
+// koffi. This module is loaded on whichever thread makes the calls: the
+// worker (lib/worker.js) in normal use, the main thread only in the
+// benchmark that compares the ways of calling.
+
+const fs = require('node:fs');
+const path = require('node:path');
+const koffi = require('koffi');
+
+// The ABI of include/pqc_iiot.h this package was written against.
+const ABI_VERSION = 1;
+const LIBRARY_ENV = 'PQC_IIOT_LIBRARY';
+const PACKAGE_DIR = path.resolve(__dirname, '..');
+const BUNDLED_LIBRARY = path.join(PACKAGE_DIR, 'lib', 'native', 'libpqc_iiot.so');
+const REPO_LIBRARY = path.resolve(PACKAGE_DIR, '..', '..', 'build', 'lib', 'libpqc_iiot.so');
+
+const OBJECT_MAX_BYTES = 262144;
+const REVOCATION_MAX_BYTES = 524288;
+const KEY_ID_BYTES = 16;
+const KEYSTORE_PASSPHRASE = 0;
+const KEYSTORE_RAW_KEY = 1;
+
+// Where the library is taken from, first match wins. An explicit
+// PQC_IIOT_LIBRARY that does not exist is an error rather than a reason to
+// fall through: silently using another copy would hide a deployment mistake.
+function candidates() {
+  const env = process.env[LIBRARY_ENV];
+  if (env) return [{ path: path.resolve(env), source: LIBRARY_ENV, required: true }];
+  return [
+    { path: BUNDLED_LIBRARY, source: 'bundled' },
+    { path: REPO_LIBRARY, source: 'repository build' },
+  ];
+}
+
+function locate() {
+  const list = candidates();
+  for (const c of list) {
+    if (fs.existsSync(c.path)) return c;
+    if (c.required) {
+      throw new Error(`${LIBRARY_ENV}=${c.path}: no such file`);
+    }
+  }
+  throw new Error(
+    'libpqc_iiot.so not found; looked at ' + list.map((c) => c.path).join(', ') +
+    `. Set ${LIBRARY_ENV}, or run \`npm run build:native\` inside the pqc-iiot repository.`);
+}
+
+// Output byte buffers are plain pointers, not _Out_: koffi then hands the
+// Buffer's own memory to the library instead of a temporary copy, so a
+// secret key or shared secret is written once, where the caller will wipe
+// it. Scalars and handles written by the library are _Out_ (one-element
+// arrays on the JS side).
+const PROTOTYPES = [
+  'const char *pqc_version(void)',
+  'int pqc_abi_version(void)',
+  'const char *pqc_strerror(int status)',
+  'const char *pqc_last_error(void)',
+  'int pqc_random_bytes(uint8_t *buf, size_t len)',
+
+  'size_t pqc_kem_algorithm_count(void)',
+  'const char *pqc_kem_algorithm_name(size_t i)',
+  'int pqc_kem_new(const char *alg, _Out_ pqc_kem **out)',
+  'void pqc_kem_free(pqc_kem *kem)',
+  'const char *pqc_kem_algorithm(const pqc_kem *kem)',
+  'size_t pqc_kem_public_key_size(const pqc_kem *kem)',
+  'size_t pqc_kem_secret_key_size(const pqc_kem *kem)',
+  'size_t pqc_kem_ciphertext_size(const pqc_kem *kem)',
+  'size_t pqc_kem_shared_secret_size(const pqc_kem *kem)',
+  'size_t pqc_kem_seed_size(const pqc_kem *kem)',
+  'int pqc_kem_keypair(const pqc_kem *kem, uint8_t *pk, size_t pk_len, uint8_t *sk, size_t sk_len)',
+  'int pqc_kem_keypair_from_seed(const pqc_kem *kem, const uint8_t *seed, size_t seed_len, uint8_t *pk, size_t pk_len, uint8_t *sk, size_t sk_len)',
+  'int pqc_kem_encapsulate(const pqc_kem *kem, const uint8_t *pk, size_t pk_len, uint8_t *ct, size_t ct_len, uint8_t *ss, size_t ss_len)',
+  'int pqc_kem_decapsulate(const pqc_kem *kem, const uint8_t *sk, size_t sk_len, const uint8_t *ct, size_t ct_len, uint8_t *ss, size_t ss_len)',
+
+  'size_t pqc_sig_algorithm_count(void)',
+  'const char *pqc_sig_algorithm_name(size_t i)',
+  'int pqc_sig_new(const char *alg, _Out_ pqc_sig **out)',
+  'void pqc_sig_free(pqc_sig *sig)',
+  'const char *pqc_sig_algorithm(const pqc_sig *sig)',
+  'size_t pqc_sig_public_key_size(const pqc_sig *sig)',
+  'size_t pqc_sig_secret_key_size(const pqc_sig *sig)',
+  'size_t pqc_sig_signature_max_size(const pqc_sig *sig)',
+  'size_t pqc_sig_seed_size(const pqc_sig *sig)',
+  'int pqc_sig_keypair(const pqc_sig *sig, uint8_t *pk, size_t pk_len, uint8_t *sk, size_t sk_len)',
+  'int pqc_sig_keypair_from_seed(const pqc_sig *sig, const uint8_t *seed, size_t seed_len, uint8_t *pk, size_t pk_len, uint8_t *sk, size_t sk_len)',
+  'int pqc_sig_sign(const pqc_sig *sig, const uint8_t *sk, size_t sk_len, const uint8_t *msg, size_t msg_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len)',
+  'int pqc_sig_verify(const pqc_sig *sig, const uint8_t *pk, size_t pk_len, const uint8_t *msg, size_t msg_len, const uint8_t *signature, size_t signature_len)',
+
+  'int pqc_identity_create(const char *path, int key_kind, const uint8_t *key, size_t key_len, const char *device_id, const char *factory_alg, const char *sig_alg, const char *kem_algs, _Out_ pqc_identity **out)',
+  'int pqc_identity_open(const char *path, int key_kind, const uint8_t *key, size_t key_len, _Out_ pqc_identity **out)',
+  'void pqc_identity_free(pqc_identity *id)',
+  'int pqc_identity_device_id(const pqc_identity *id, uint8_t *out, size_t cap, _Out_ size_t *out_len)',
+  'int pqc_identity_factory_public_key(const pqc_identity *id, uint8_t *out, size_t cap, _Out_ size_t *out_len)',
+  'int pqc_identity_join_request(pqc_identity *id, uint8_t *out, size_t cap, _Out_ size_t *out_len)',
+  'int pqc_identity_renewal_request(pqc_identity *id, uint8_t *out, size_t cap, _Out_ size_t *out_len)',
+  'int pqc_identity_install(pqc_identity *id, const uint8_t *chain, size_t chain_len, const uint8_t *anchor, size_t anchor_len, uint64_t overlap_seconds)',
+  'int pqc_identity_chain(const pqc_identity *id, uint8_t *out, size_t cap, _Out_ size_t *out_len)',
+  'int pqc_identity_epoch(const pqc_identity *id, _Out_ uint64_t *epoch)',
+  'int pqc_identity_key_id(const pqc_identity *id, uint8_t *out, size_t out_len)',
+  'int pqc_identity_public_key(const pqc_identity *id, const char *alg, uint8_t *out, size_t cap, _Out_ size_t *out_len)',
+  'int pqc_identity_announcement(pqc_identity *id, const char *topic, uint8_t *out, size_t cap, _Out_ size_t *out_len)',
+  'int pqc_identity_apply_policy(pqc_identity *id, const uint8_t *policy, size_t policy_len)',
+  'int pqc_identity_apply_revocation(pqc_identity *id, const uint8_t *list, size_t list_len)',
+  'int pqc_identity_rotation_due(const pqc_identity *id, uint64_t interval_seconds, _Out_ int *due)',
+  'int pqc_identity_prune(pqc_identity *id, _Out_ int *pruned)',
+
+  'int pqc_trust_new(const uint8_t *anchor, size_t anchor_len, _Out_ pqc_trust **out)',
+  'void pqc_trust_free(pqc_trust *trust)',
+  'int pqc_trust_apply_policy(pqc_trust *trust, const uint8_t *policy, size_t policy_len)',
+  'int pqc_trust_apply_revocation(pqc_trust *trust, const uint8_t *list, size_t list_len)',
+  'int pqc_trust_check_policy(const pqc_trust *trust)',
+  'int pqc_trust_verify_chain(const pqc_trust *trust, const uint8_t *chain, size_t chain_len, int64_t at_unix, uint8_t *device_id, size_t cap, _Out_ size_t *out_len)',
+
+  'int pqc_ca_create(const char *path, int key_kind, const uint8_t *key, size_t key_len, const char *name, const char *alg, uint64_t validity_seconds, _Out_ pqc_ca **out)',
+  'int pqc_ca_open(const char *path, int key_kind, const uint8_t *key, size_t key_len, _Out_ pqc_ca **out)',
+  'void pqc_ca_free(pqc_ca *ca)',
+  'int pqc_ca_certificate(const pqc_ca *ca, uint8_t *out, size_t cap, _Out_ size_t *out_len)',
+  'int pqc_ca_allow(pqc_ca *ca, const char *device_id, const uint8_t *factory_key, size_t factory_key_len, const char *roles)',
+  'int pqc_ca_enroll(pqc_ca *ca, const uint8_t *request, size_t request_len, uint64_t validity_seconds, uint8_t *out, size_t cap, _Out_ size_t *out_len)',
+  'int pqc_ca_sign_policy(pqc_ca *ca, uint64_t ttl_seconds, const char *allowed_kems, const char *allowed_sigs, uint64_t rekey_messages, uint64_t rekey_seconds, int require_sessions, uint8_t *out, size_t cap, _Out_ size_t *out_len)',
+  'int pqc_ca_revoke(pqc_ca *ca, const uint8_t *key_ids, size_t count, uint8_t *out, size_t cap, _Out_ size_t *out_len)',
+];
+
+let loaded = null;
+
+// Module state is per thread (per isolate), so each thread that uses this
+// loads the library once. dlopen hands every thread the same mapping, so the
+// Go runtime inside still starts once per process, as docs/c-api.md demands
+// (loaded once, never unloaded).
+function load() {
+  if (loaded) return loaded;
+  const where = locate();
+  const lib = koffi.load(where.path);
+  for (const name of ['pqc_kem', 'pqc_sig', 'pqc_identity', 'pqc_trust', 'pqc_ca']) {
+    try { koffi.opaque(name); } catch (e) { /* already declared on this thread */ }
+  }
+  // The ABI number first: a library of another ABI may lack or change the
+  // functions declared below, and that should read as a version mismatch.
+  let abi;
+  try {
+    abi = lib.func('int pqc_abi_version(void)')();
+  } catch (err) {
+    throw new Error(`${where.path} is not libpqc_iiot (no pqc_abi_version): ${err.message}`);
+  }
+  if (abi !== ABI_VERSION) {
+    throw new Error(
+      `${where.path} has ABI version ${abi}, this package needs ${ABI_VERSION}; ` +
+      'rebuild the library or install the matching package');
+  }
+  const fn = {};
+  for (const proto of PROTOTYPES) {
+    const f = lib.func(proto);
+    fn[f.info.name] = f;
+  }
+  loaded = { lib, fn, path: where.path, source: where.source, version: fn.pqc_version() };
+  return loaded;
+}
+
+module.exports = {
+  ABI_VERSION, LIBRARY_ENV, BUNDLED_LIBRARY, REPO_LIBRARY,
+  OBJECT_MAX_BYTES, REVOCATION_MAX_BYTES, KEY_ID_BYTES,
+  KEYSTORE_PASSPHRASE, KEYSTORE_RAW_KEY,
+  locate, load,
+};

@@ -1,0 +1,225 @@
+// Types for node-red-contrib-pqc-iiot/pqc: the plain Node.js API of
+// pqc-iiot. Every call runs on a worker thread and returns a Promise.
+
+/// <reference types="node" />
+
+/** Byte input: copied for the call, never kept or modified. */
+export type Bytes = Uint8Array | ArrayBuffer | ArrayBufferView;
+/** A message to sign or verify: bytes, or a string taken as UTF-8. */
+export type Message = Bytes | string;
+
+/** Opens a keystore: a passphrase (stretched with Argon2id) or a raw 32-byte key. */
+export type KeystoreKey = { passphrase: string | Bytes; rawKey?: undefined } | { rawKey: Bytes; passphrase?: undefined };
+
+/** The ABI version of include/pqc_iiot.h this package was written for. */
+export const ABI_VERSION: 1;
+/** Name of the environment variable that names the library file. */
+export const LIBRARY_ENV: 'PQC_IIOT_LIBRARY';
+
+export type StatusCode =
+  | 'PQC_OK'
+  | 'PQC_ERR_INVALID_ARGUMENT'
+  | 'PQC_ERR_BUFFER_TOO_SMALL'
+  | 'PQC_ERR_UNSUPPORTED'
+  | 'PQC_ERR_VERIFY'
+  | 'PQC_ERR_CLOSED'
+  | 'PQC_ERR_INTERNAL'
+  | 'PQC_ERR_REPLAY'
+  | 'PQC_ERR_POLICY'
+  | 'PQC_ERR_TIMEOUT'
+  | 'PQC_ERR_IO'
+  | 'PQC_ERR_RATE_LIMITED'
+  | 'PQC_ERR_STATE'
+  | 'PQC_ERR_REVOKED'
+  | 'PQC_ERR_EXPIRED'
+  | 'PQC_ERR_UNTRUSTED'
+  | 'PQC_ERR_ROLLBACK'
+  | 'PQC_ERR_WRONG_KEY'
+  | 'PQC_ERR_CORRUPT';
+
+/** Status values of the C header, by name. */
+export const STATUS: Readonly<Record<StatusCode, number>>;
+/** Status names, by value. */
+export const STATUS_CODES: Readonly<Record<number, StatusCode>>;
+
+/** A failed library call. */
+export class PqcError extends Error {
+  readonly name: 'PqcError';
+  /** The header's negative status value, e.g. -4. */
+  readonly status: number;
+  /** The status macro's name, e.g. 'PQC_ERR_VERIFY'. */
+  readonly code: StatusCode | 'PQC_ERR_UNKNOWN';
+  /** pqc_last_error() of the failing call ('' if none); never key material. */
+  readonly detail: string;
+  /** The C function that failed, when known. */
+  readonly function?: string;
+}
+
+interface Closable {
+  /** Frees the library object; later calls reject with PQC_ERR_CLOSED. Objects not
+   * closed are freed when garbage-collected. */
+  close(): Promise<void>;
+  readonly closed: boolean;
+}
+
+export interface KeyPair {
+  publicKey: Buffer;
+  /** Yours to keep safe; wipe it (fill(0) or wipe()) when done. */
+  secretKey: Buffer;
+}
+
+export interface KemSizes {
+  publicKey: number;
+  secretKey: number;
+  ciphertext: number;
+  sharedSecret: number;
+  seed: number;
+}
+
+export class Kem implements Closable {
+  /** Names are matched case-insensitively; default ML-KEM-768. */
+  static create(algorithm?: string): Promise<Kem>;
+  /** The KEM algorithms this build of the library has. */
+  static algorithms(): Promise<string[]>;
+  private constructor();
+  /** The canonical algorithm name. */
+  readonly algorithm: string;
+  readonly sizes: Readonly<KemSizes>;
+  /** A fresh key pair, or one derived from seed (sizes.seed bytes). */
+  keypair(seed?: Bytes): Promise<KeyPair>;
+  encapsulate(publicKey: Bytes): Promise<{ ciphertext: Buffer; sharedSecret: Buffer }>;
+  /** A tampered ciphertext is not an error: it yields an unrelated secret. */
+  decapsulate(secretKey: Bytes, ciphertext: Bytes): Promise<Buffer>;
+  close(): Promise<void>;
+  readonly closed: boolean;
+}
+
+export interface SignatureSizes {
+  publicKey: number;
+  secretKey: number;
+  /** Upper bound; Falcon signatures vary in length. */
+  signatureMax: number;
+  seed: number;
+}
+
+export class Signature implements Closable {
+  /** Names are matched case-insensitively; default ML-DSA-65. */
+  static create(algorithm?: string): Promise<Signature>;
+  static algorithms(): Promise<string[]>;
+  private constructor();
+  readonly algorithm: string;
+  readonly sizes: Readonly<SignatureSizes>;
+  keypair(seed?: Bytes): Promise<KeyPair>;
+  sign(secretKey: Bytes, message: Message): Promise<Buffer>;
+  /** true if valid, false if not (PQC_ERR_VERIFY); rejects for other errors,
+   * e.g. a public key of the wrong length. */
+  verify(publicKey: Bytes, message: Message, signature: Bytes): Promise<boolean>;
+  close(): Promise<void>;
+  readonly closed: boolean;
+}
+
+export interface IdentityCreateOptions {
+  passphrase?: string | Bytes;
+  rawKey?: Bytes;
+  /** Default ML-DSA-65. */
+  factoryAlgorithm?: string;
+  /** Default ML-DSA-65. */
+  signatureAlgorithm?: string;
+  /** Default X25519-ML-KEM-768. */
+  kemAlgorithms?: string | string[];
+}
+
+/** A device identity in an encrypted keystore; its secret keys never leave the library. */
+export class Identity implements Closable {
+  /** Creates a keystore at path (which must not exist) with a new factory key. */
+  static create(path: string, deviceId: string, options: IdentityCreateOptions): Promise<Identity>;
+  /** Rejects with PQC_ERR_WRONG_KEY, PQC_ERR_CORRUPT or PQC_ERR_IO (missing or locked). */
+  static open(path: string, key: KeystoreKey): Promise<Identity>;
+  private constructor();
+  deviceId(): Promise<string>;
+  /** The factory public key, encoded, for the CA's allow-list. */
+  factoryPublicKey(): Promise<Buffer>;
+  joinRequest(): Promise<Buffer>;
+  renewalRequest(): Promise<Buffer>;
+  /** Installs a chain the CA issued; anchor is required on the first install. */
+  install(chain: Bytes, options?: { anchor?: Bytes; overlapSeconds?: number }): Promise<void>;
+  /** The current certificate chain, leaf first, encoded. */
+  chain(): Promise<Buffer>;
+  epoch(): Promise<number>;
+  /** The current key id (16 bytes), as revocation lists name it. */
+  keyId(): Promise<Buffer>;
+  /** The certified signature key (no algorithm) or the named scheme's key, raw. */
+  publicKey(algorithm?: string): Promise<Buffer>;
+  /** A signed announcement of the current keys, bound to topic. */
+  announcement(topic: string): Promise<Buffer>;
+  /** Rejects with PQC_ERR_ROLLBACK for an older policy. */
+  applyPolicy(policy: Bytes): Promise<void>;
+  applyRevocation(list: Bytes): Promise<void>;
+  rotationDue(intervalSeconds: number): Promise<boolean>;
+  /** Destroys the previous epoch's keys once their overlap is over; true if it did. */
+  prune(): Promise<boolean>;
+  close(): Promise<void>;
+  readonly closed: boolean;
+}
+
+/** Verification state without an identity of one's own. */
+export class Trust implements Closable {
+  static create(anchor: Bytes): Promise<Trust>;
+  private constructor();
+  /** Resolves to the certified device id; rejects with PQC_ERR_UNTRUSTED, _EXPIRED,
+   * _REVOKED, _VERIFY, _POLICY or _INVALID_ARGUMENT. */
+  verifyChain(chain: Bytes, options?: { at?: Date | number }): Promise<string>;
+  applyPolicy(policy: Bytes): Promise<void>;
+  applyRevocation(list: Bytes): Promise<void>;
+  /** Resolves if a fresh policy (and the revocation list it demands) is installed;
+   * rejects with PQC_ERR_POLICY otherwise. */
+  checkPolicy(): Promise<void>;
+  close(): Promise<void>;
+  readonly closed: boolean;
+}
+
+export interface PolicyOptions {
+  /** Default one day. */
+  ttlSeconds?: number;
+  allowedKems?: string | string[];
+  allowedSigs?: string | string[];
+  rekeyMessages?: number;
+  rekeySeconds?: number;
+  requireSessions?: boolean;
+}
+
+/** A root CA in its own keystore, for provisioning tools and tests. */
+export class CertificateAuthority implements Closable {
+  static create(path: string, name: string, options: KeystoreKey & { algorithm?: string; validitySeconds?: number }): Promise<CertificateAuthority>;
+  static open(path: string, key: KeystoreKey): Promise<CertificateAuthority>;
+  private constructor();
+  /** The trust anchor devices and peers need. */
+  certificate(): Promise<Buffer>;
+  allow(deviceId: string, factoryPublicKey: Bytes, roles?: string | string[]): Promise<void>;
+  /** Issues a chain for a join or renewal request; default validity one year. */
+  enroll(request: Bytes, validitySeconds?: number): Promise<Buffer>;
+  signPolicy(options?: PolicyOptions): Promise<Buffer>;
+  /** Adds key ids (16 bytes each) and returns the signed cumulative list. */
+  revoke(keyIds: Bytes | Bytes[]): Promise<Buffer>;
+  close(): Promise<void>;
+  readonly closed: boolean;
+}
+
+export interface LibraryInfo {
+  version: string;
+  abi: number;
+  /** The file loaded. */
+  path: string;
+  /** How it was found: 'PQC_IIOT_LIBRARY', 'bundled' or 'repository build'. */
+  source: 'PQC_IIOT_LIBRARY' | 'bundled' | 'repository build';
+}
+
+/** The library's version, e.g. "0.1.0". */
+export function version(): Promise<string>;
+export function libraryInfo(): Promise<LibraryInfo>;
+/** n bytes from the operating system's CSPRNG. */
+export function randomBytes(n: number): Promise<Buffer>;
+/** Stops the worker thread; open objects become closed. Not needed before exit. */
+export function shutdown(): Promise<void>;
+/** Overwrites a buffer with zeros. */
+export function wipe(buffer: Bytes): void;

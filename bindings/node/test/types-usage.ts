@@ -1,0 +1,49 @@
+// Compiled (not run) by types.test.js: the declarations in pqc.d.ts must
+// describe the API as the tests and README use it.
+import * as pqc from '../pqc';
+import { Kem, Signature, Identity, Trust, CertificateAuthority, PqcError } from '../pqc';
+
+async function main(): Promise<void> {
+  const v: string = await pqc.version();
+  const info: pqc.LibraryInfo = await pqc.libraryInfo();
+  const kem: Kem = await Kem.create('ML-KEM-768');
+  const { publicKey, secretKey } = await kem.keypair();
+  const { ciphertext, sharedSecret } = await kem.encapsulate(publicKey);
+  const ss: Buffer = await kem.decapsulate(secretKey, ciphertext);
+  const n: number = kem.sizes.ciphertext;
+  const algs: string[] = await Kem.algorithms();
+  await kem.close();
+
+  const sig = await Signature.create();
+  const kp = await sig.keypair(new Uint8Array(sig.sizes.seed));
+  const s: Buffer = await sig.sign(kp.secretKey, 'reading');
+  const ok: boolean = await sig.verify(kp.publicKey, Buffer.from('reading'), s);
+  pqc.wipe(kp.secretKey);
+
+  const ca = await CertificateAuthority.create('ca.store', 'root', { rawKey: await pqc.randomBytes(32) });
+  const dev = await Identity.create('dev.store', 'sensor-1', { passphrase: 'pw', kemAlgorithms: ['X25519-ML-KEM-768'] });
+  await ca.allow('sensor-1', await dev.factoryPublicKey(), ['sensor']);
+  await dev.install(await ca.enroll(await dev.joinRequest()), { anchor: await ca.certificate() });
+  const trust = await Trust.create(await ca.certificate());
+  const id: string = await trust.verifyChain(await dev.chain(), { at: new Date() });
+  await trust.applyPolicy(await ca.signPolicy({ ttlSeconds: 3600 }));
+  await trust.applyRevocation(await ca.revoke([await dev.keyId()]));
+  await trust.checkPolicy();
+  const ann: Buffer = await dev.announcement('plant/a');
+  const opened = await Identity.open('dev.store', { passphrase: 'pw' });
+  await opened.publicKey('X25519-ML-KEM-768');
+
+  try {
+    await Signature.create('nope');
+  } catch (e) {
+    if (e instanceof PqcError) {
+      const code: pqc.StatusCode | 'PQC_ERR_UNKNOWN' = e.code;
+      const st: number = e.status;
+      const d: string = e.detail;
+      void [code, st, d];
+    }
+  }
+  void [v, info, ss, n, algs, ok, id, ann, sharedSecret];
+}
+
+void main;
