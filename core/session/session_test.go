@@ -732,3 +732,38 @@ func TestHugeLossOnPreviousChainDoesNotBlockTheStep(t *testing.T) {
 	send(t, l.sb, l.sa, "new chain with pn=41 reaches a")
 	send(t, l.sa, l.sb, "and back")
 }
+
+// Every suite runs a full session, handshake and post-quantum ratchet steps
+// included, once the policy lists its KEM: X25519 with ML-KEM-768,
+// ML-KEM-1024 or SABER.
+func TestEverySuiteRunsWhenPolicyAllowsIt(t *testing.T) {
+	for _, suite := range []Suite{SuiteMLKEM768, SuiteMLKEM1024, SuiteSaber} {
+		t.Run(suite.KEMName(), func(t *testing.T) {
+			l := newLink(t, nil)
+			claims := l.f.policy
+			claims.Sequence++
+			claims.AllowedKEMs = append(claims.AllowedKEMs, "ML-KEM-1024", "Saber")
+			claims.RekeyMessages = 2
+			l.f.applyPolicy(t, claims, l.a.trust, l.b.trust)
+			init, err := l.ma.InitiateSuite(l.b.id, dataTopic, suite)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, sb, err := l.mb.HandleHandshake(init)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, sa, err := l.ma.HandleHandshake(resp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 12; i++ {
+				send(t, sa, sb, "reading")
+				send(t, sb, sa, "ack")
+			}
+			if sa.PQSteps() == 0 || sa.PQSteps() != sb.PQSteps() {
+				t.Fatalf("post-quantum steps: %d and %d", sa.PQSteps(), sb.PQSteps())
+			}
+		})
+	}
+}
