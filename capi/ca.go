@@ -69,13 +69,11 @@ func pqc_ca_open(path *C.char, kind C.int, key *C.uint8_t, keyLen C.size_t, out 
 func pqc_ca_free(h C.uintptr_t) {
 	enter()
 	defer recoverZero()
-	if obj, ok := handles.remove(uintptr(h)); ok {
-		if c, ok := obj.(*caObject); ok {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			c.ca.Close()
-			c.st.Close()
-		}
+	if c, ok := release[*caObject](uintptr(h)); ok {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.ca.Close()
+		c.st.Close()
 	}
 }
 

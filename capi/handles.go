@@ -24,13 +24,17 @@ func (t *handleTable) add(obj any) uintptr {
 	return t.next
 }
 
-// remove forgets h and reports whether it was live.
-func (t *handleTable) remove(h uintptr) (any, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	obj, ok := t.objs[h]
-	delete(t.objs, h)
-	return obj, ok
+// release forgets h if it is live and of type T, and returns its object.
+// A handle of another type given to the wrong free function stays live:
+// pqc_kem_free on a pqc_sig handle must not free the signature object.
+func release[T any](h uintptr) (T, bool) {
+	handles.mu.Lock()
+	defer handles.mu.Unlock()
+	v, ok := handles.objs[h].(T)
+	if ok {
+		delete(handles.objs, h)
+	}
+	return v, ok
 }
 
 // lookup returns the object behind h if it is live and of type T.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pqc-iiot/pqc-iiot/core/identity"
@@ -39,6 +40,12 @@ type identityObject struct {
 	mu  sync.Mutex
 	st  *store.Store
 	dev *identity.Device
+	// tr is the trust state once loaded: shared with the session managers
+	// made from this identity, so a policy or revocation list applied here
+	// reaches their sessions at once.
+	tr *identity.Trust
+	// freed lets managers refuse work once the keystore they use is closed.
+	freed atomic.Bool
 }
 
 func keystoreKey(kind C.int, key *C.uint8_t, keyLen C.size_t) (store.KeySource, func(), error) {
@@ -102,15 +109,15 @@ func seconds(s C.uint64_t, what string) (time.Duration, error) {
 
 // cstrPath reads a path of up to 4096 bytes.
 func cstrPath(p *C.char) (string, error) {
-	if p == nil {
-		return "", argError("path is NULL")
+	// Scanned byte by byte: copying a fixed 4097 bytes would read past the
+	// terminator, and a short path near the end of a mapping (argv at the
+	// top of the stack) then faults.
+	s, err := boundedString(p, 4096, "path")
+	if err != nil {
+		return "", err
 	}
-	s := C.GoStringN(p, 4097)
-	if i := strings.IndexByte(s, 0); i >= 0 {
-		s = s[:i]
-	}
-	if len(s) == 0 || len(s) > 4096 {
-		return "", argError("path is empty or longer than 4096 bytes")
+	if len(s) == 0 {
+		return "", argError("path is empty")
 	}
 	return s, nil
 }
@@ -192,12 +199,11 @@ func keystoreHandle(path *C.char, kind C.int, key *C.uint8_t, keyLen C.size_t, c
 func pqc_identity_free(h C.uintptr_t) {
 	enter()
 	defer recoverZero()
-	if obj, ok := handles.remove(uintptr(h)); ok {
-		if id, ok := obj.(*identityObject); ok {
-			id.mu.Lock()
-			defer id.mu.Unlock()
-			id.st.Close()
-		}
+	if id, ok := release[*identityObject](uintptr(h)); ok {
+		id.mu.Lock()
+		defer id.mu.Unlock()
+		id.freed.Store(true)
+		id.st.Close()
 	}
 }
 
@@ -295,15 +301,26 @@ func pqc_identity_install(h C.uintptr_t, chain *C.uint8_t, chainLen C.size_t, an
 		if _, err := o.dev.Install(c, trust, overlap, time.Now()); err != nil {
 			return err
 		}
-		return identity.SaveTrust(o.st, trust)
+		if err := identity.SaveTrust(o.st, trust); err != nil {
+			return err
+		}
+		o.tr = trust
+		return nil
 	})
 }
 
 // trust loads the stored trust state; on first use the anchor (required
 // then) starts it. A different anchor than the stored one is refused.
 func (o *identityObject) trust(anchor []byte) (*identity.Trust, error) {
+	if o.tr != nil {
+		if len(anchor) > 0 && !hasAnchor(o.tr, anchor) {
+			return nil, fmt.Errorf("the given anchor is not the stored one: %w", identity.ErrUnknownIssuer)
+		}
+		return o.tr, nil
+	}
 	t, err := identity.LoadTrust(o.st)
 	if err == nil {
+		o.tr = t
 		if len(anchor) > 0 && !hasAnchor(t, anchor) {
 			return nil, fmt.Errorf("the given anchor is not the stored one: %w", identity.ErrUnknownIssuer)
 		}

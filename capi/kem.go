@@ -55,9 +55,7 @@ func pqc_kem_new(alg *C.char, out *C.uintptr_t) (status C.int) {
 func pqc_kem_free(h C.uintptr_t) {
 	enter()
 	defer recoverZero()
-	if h != 0 {
-		handles.remove(uintptr(h))
-	}
+	release[*kemObject](uintptr(h))
 }
 
 func kemOf(h C.uintptr_t) (*kemObject, error) {

@@ -53,9 +53,7 @@ func pqc_sig_new(alg *C.char, out *C.uintptr_t) (status C.int) {
 func pqc_sig_free(h C.uintptr_t) {
 	enter()
 	defer recoverZero()
-	if h != 0 {
-		handles.remove(uintptr(h))
-	}
+	release[*sigObject](uintptr(h))
 }
 
 func sigOf(h C.uintptr_t) (*sigObject, error) {

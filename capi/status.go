@@ -14,6 +14,7 @@ import (
 
 	"github.com/pqc-iiot/pqc-iiot/core/identity"
 	"github.com/pqc-iiot/pqc-iiot/core/pqc"
+	"github.com/pqc-iiot/pqc-iiot/core/session"
 	"github.com/pqc-iiot/pqc-iiot/core/store"
 )
 
@@ -81,6 +82,23 @@ var sentinels = []struct {
 	{identity.ErrTooLarge, statusInvalidArgument},
 	{identity.ErrWrongKind, statusInvalidArgument},
 
+	// Session errors may wrap an identity error (revoked, stale policy);
+	// those are matched above and say more.
+	{session.ErrReplay, statusReplay},
+	{session.ErrAuth, statusVerify},
+	{session.ErrPolicy, statusPolicy},
+	// The sending chain is spent until the peer replies: a state the
+	// caller leaves by receiving, not a fault.
+	{session.ErrRekeyRequired, statusState},
+	{session.ErrUnknownSession, statusState},
+	{session.ErrExpired, statusExpired},
+	{session.ErrClosed, statusClosed},
+	{session.ErrRateLimited, statusRateLimited},
+	{session.ErrUnknownPeer, statusUntrusted},
+	{session.ErrWrongRecipient, statusUntrusted},
+	{session.ErrMalformed, statusInvalidArgument},
+	{session.ErrPersist, statusIO},
+
 	{store.ErrWrongKey, statusWrongKey},
 	{store.ErrCorrupt, statusCorrupt},
 	{store.ErrRollback, statusRollback},
@@ -98,6 +116,12 @@ var sentinels = []struct {
 // errors.c belongs to that caller.
 func fail(err error) C.int {
 	setLastError(err.Error())
+	return statusOf(err)
+}
+
+// statusOf maps an error to its status without touching the thread's
+// detail, for calls that report many results (batches).
+func statusOf(err error) C.int {
 	for _, s := range sentinels {
 		if errors.Is(err, s.err) {
 			return s.status

@@ -40,9 +40,7 @@ func pqc_trust_new(anchor *C.uint8_t, anchorLen C.size_t, out *C.uintptr_t) (sta
 func pqc_trust_free(h C.uintptr_t) {
 	enter()
 	defer recoverZero()
-	if h != 0 {
-		handles.remove(uintptr(h))
-	}
+	release[*identity.Trust](uintptr(h))
 }
 
 func withTrust(h C.uintptr_t, fn func(*identity.Trust) error) C.int {

@@ -349,6 +349,186 @@ PQC_API int pqc_ca_sign_policy(pqc_ca *ca, uint64_t ttl_seconds,
 PQC_API int pqc_ca_revoke(pqc_ca *ca, const uint8_t *key_ids, size_t count,
                           uint8_t *out, size_t cap, size_t *out_len);
 
+/* ---- Sessions and sealed messages --------------------------------------
+ * The sans-I/O engine of docs/protocol.md, over an open identity: a
+ * session manager runs handshakes and holds sessions; a session protects
+ * and unprotects application messages (double ratchet with sparse
+ * post-quantum steps). The library does no I/O of its own: every frame
+ * produced is bytes for the caller to send, every frame received is given
+ * back as bytes, over any transport (MQTT, CoAP, a pipe, a serial line).
+ *
+ * The manager keeps the identity's keystore (handshake counters, sealed
+ * sequence numbers, replay marks, snapshots) and its trust state: a
+ * policy or revocation list applied to the identity reaches the manager's
+ * sessions at once (a revoked peer's sessions close). The identity must
+ * stay open while its managers are used; once it is freed they answer
+ * PQC_ERR_CLOSED. Peers are known only through add_peer or
+ * accept_announcement, in memory: after a restart, add them again.
+ *
+ * Calls that change state (take a counter, advance a ratchet, record a
+ * replay) need their output capacity up front and fail with
+ * PQC_ERR_BUFFER_TOO_SMALL, setting *out_len to that capacity, before
+ * changing anything:
+ *   initiate, handle_handshake      PQC_HANDSHAKE_MAX_BYTES
+ *   protect                         pt_len + pqc_session_frame_overhead_max()
+ *   protect_batch                   sum(lens) + count * frame overhead max
+ *   unprotect, open                 frame_len (a plaintext is shorter)
+ *   unprotect_batch                 sum(lens)
+ *   seal                            pt_len + pqc_seal_overhead_max()
+ * A session's keys stay inside the library; pqc_session_free wipes them. */
+
+#define PQC_SESSION_ID_BYTES 16
+#define PQC_HANDSHAKE_MAX_BYTES 16384
+#define PQC_SESSION_MAX_PLAINTEXT 61440 /* 60 KiB per message */
+#define PQC_SEALED_MAX_PLAINTEXT 49152  /* 48 KiB per sealed message */
+/* Device ids are at most 128 bytes; buffers for one need this with NUL. */
+#define PQC_DEVICE_ID_MAX_BYTES 129
+
+/* pqc_session_manager_new flags. */
+#define PQC_SESSION_RESUME 1u /* keep sessions across restarts (snapshots
+                                 in the keystore); without it, snapshots
+                                 left by an earlier process are deleted */
+
+typedef struct pqc_session_manager pqc_session_manager;
+typedef struct pqc_session pqc_session;
+
+/* A manager for the identity's current keys. The identity needs an
+ * installed certificate and trust state (anchor, policy). After a key
+ * rotation, make a new manager. With PQC_SESSION_RESUME, sessions saved by
+ * an earlier process are restored (see pqc_session_manager_resumed). */
+PQC_API int pqc_session_manager_new(pqc_identity *id, uint32_t flags,
+                                    pqc_session_manager **out);
+/* Ends every session of the manager in memory (snapshots stay, for
+ * PQC_SESSION_RESUME) and wipes its keys. Session handles of the manager
+ * then answer PQC_ERR_CLOSED and still need pqc_session_free. */
+PQC_API void pqc_session_manager_free(pqc_session_manager *m);
+/* Verifies a peer's certificate chain (anchor, validity, revocation,
+ * policy) and records its keys. Writes the peer's device id
+ * (NUL-terminated; cap >= PQC_DEVICE_ID_MAX_BYTES) when device_id or
+ * out_len is non-NULL. */
+PQC_API int pqc_session_manager_add_peer(pqc_session_manager *m,
+                                         const uint8_t *chain,
+                                         size_t chain_len, char *device_id,
+                                         size_t cap, size_t *out_len);
+/* Verifies a peer's signed announcement received on topic and records its
+ * keys. */
+PQC_API int pqc_session_manager_accept_announcement(pqc_session_manager *m,
+                                                    const uint8_t *ann,
+                                                    size_t ann_len,
+                                                    const char *topic);
+/* Closes sessions whose suite the installed policy no longer allows (all
+ * of them if the policy is missing or stale). Call it after applying a
+ * policy to the identity; sessions also check on every use. */
+PQC_API int pqc_session_manager_enforce_policy(pqc_session_manager *m);
+/* The ids of the sessions restored at creation, PQC_SESSION_ID_BYTES
+ * each, concatenated (exact size; 0 bytes without PQC_SESSION_RESUME). */
+PQC_API int pqc_session_manager_resumed(const pqc_session_manager *m,
+                                        uint8_t *out, size_t cap,
+                                        size_t *out_len);
+/* A new handle for an established session, by id (e.g. one restored by
+ * PQC_SESSION_RESUME); each handle is freed on its own. PQC_ERR_STATE for
+ * an unknown id. */
+PQC_API int pqc_session_manager_find(pqc_session_manager *m,
+                                     const uint8_t *session_id,
+                                     size_t session_id_len,
+                                     pqc_session **out);
+/* Unprotects a data frame received on context, routed to its session by
+ * the session id in the frame; writes that id to session_id
+ * (PQC_SESSION_ID_BYTES) unless it is NULL. */
+PQC_API int pqc_session_manager_unprotect(pqc_session_manager *m,
+                                          const uint8_t *frame,
+                                          size_t frame_len,
+                                          const char *context, uint8_t *out,
+                                          size_t cap, size_t *out_len,
+                                          uint8_t *session_id);
+
+/* Starts a handshake with peer_id, bound to context (topic, path; at most
+ * 1024 bytes, both sides must use the same), and writes the Init frame to
+ * send. The session appears when the Response is handled. */
+PQC_API int pqc_session_initiate(pqc_session_manager *m, const char *peer_id,
+                                 const char *context, uint8_t *out,
+                                 size_t cap, size_t *out_len);
+/* Handles a handshake frame from a peer. An Init (responder): writes the
+ * Response to send and sets *session. A Response (initiator): *out_len = 0
+ * and sets *session. *session is set to a new handle exactly once per
+ * session: an identical retransmitted Init gets the identical Response
+ * again and *session = NULL, as does a retransmitted Response (nothing to
+ * send). */
+PQC_API int pqc_session_handle_handshake(pqc_session_manager *m,
+                                         const uint8_t *frame,
+                                         size_t frame_len, uint8_t *out,
+                                         size_t cap, size_t *out_len,
+                                         pqc_session **session);
+/* Bytes a data frame adds to its plaintext at most, for any suite
+ * (header, a KEM key and ciphertext during a post-quantum step, tag). */
+PQC_API size_t pqc_session_frame_overhead_max(void);
+
+/* Releases the handle. The session itself stays with its manager (frames
+ * routed through pqc_session_manager_unprotect still open, _find gives
+ * another handle, snapshots stay for PQC_SESSION_RESUME) until it is
+ * closed or the manager is freed. NULL is a no-op. */
+PQC_API void pqc_session_free(pqc_session *s);
+/* Ends the session for good: keys wiped, snapshot deleted. The handle then
+ * answers PQC_ERR_CLOSED and still needs pqc_session_free. */
+PQC_API int pqc_session_close(pqc_session *s);
+PQC_API int pqc_session_id(const pqc_session *s, uint8_t *out,
+                           size_t out_len);
+/* The peer's device id, NUL-terminated. */
+PQC_API int pqc_session_peer_id(const pqc_session *s, char *out, size_t cap,
+                                size_t *out_len);
+/* *needs = 1 when the peer asked for a reply so the ratchet can step:
+ * send any message soon, an empty one will do. A transport that only
+ * receives on this session should answer it. */
+PQC_API int pqc_session_needs_reply(const pqc_session *s, int *needs);
+/* Writes the session's snapshot to the keystore now (a manager made with
+ * PQC_SESSION_RESUME also does it on its own when needed). */
+PQC_API int pqc_session_save(pqc_session *s);
+/* Encrypts one message for the peer. PQC_ERR_STATE when the sending
+ * chain is spent and the peer must reply first. */
+PQC_API int pqc_session_protect(pqc_session *s, const uint8_t *pt,
+                                size_t pt_len, uint8_t *out, size_t cap,
+                                size_t *out_len);
+/* Authenticates and decrypts a frame for this session, with the context
+ * the session was made for. PQC_ERR_VERIFY for a forged or altered frame,
+ * PQC_ERR_REPLAY for one accepted before; neither changes the session. */
+PQC_API int pqc_session_unprotect(pqc_session *s, const uint8_t *frame,
+                                  size_t frame_len, uint8_t *out, size_t cap,
+                                  size_t *out_len);
+/* Protects count messages in order under one lock: frames are written
+ * back to back, frame_lens[i] is the length of frame i and *out_len the
+ * total. If message i fails, frames before it were made (and must be
+ * sent), frame_lens from i on are 0, and the status is message i's. */
+PQC_API int pqc_session_protect_batch(pqc_session *s,
+                                      const uint8_t *const *msgs,
+                                      const size_t *lens, size_t count,
+                                      uint8_t *out, size_t cap,
+                                      size_t *frame_lens, size_t *out_len);
+/* Unprotects count frames in order; a failed frame does not stop the
+ * others. statuses[i] is frame i's status and pt_lens[i] its plaintext
+ * length (0 when it failed); plaintexts are written back to back. Returns
+ * PQC_OK when the batch ran, whatever the frames' statuses (the first
+ * failure's detail is in pqc_last_error). */
+PQC_API int pqc_session_unprotect_batch(pqc_session *s,
+                                        const uint8_t *const *frames,
+                                        const size_t *lens, size_t count,
+                                        uint8_t *out, size_t cap,
+                                        size_t *pt_lens, int *statuses,
+                                        size_t *out_len);
+
+/* Sealed messages: one-shot, signed by this identity and encrypted to the
+ * recipient's certified X25519-ML-KEM-768 key; no session needed. */
+PQC_API size_t pqc_seal_overhead_max(void);
+PQC_API int pqc_seal(pqc_session_manager *m, const char *recipient_id,
+                     const char *context, const uint8_t *pt, size_t pt_len,
+                     uint8_t *out, size_t cap, size_t *out_len);
+/* Checks and decrypts a sealed frame received on context; each frame is
+ * accepted once. Writes the sender's device id when sender is non-NULL
+ * (sender_cap >= PQC_DEVICE_ID_MAX_BYTES). */
+PQC_API int pqc_open(pqc_session_manager *m, const uint8_t *frame,
+                     size_t frame_len, const char *context, uint8_t *out,
+                     size_t cap, size_t *out_len, char *sender,
+                     size_t sender_cap);
+
 #ifdef __cplusplus
 }
 #endif

@@ -24,9 +24,11 @@
 
 #include <pqc_iiot.h>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -895,6 +897,320 @@ class Ca {
  private:
   Ca() = default;
   pqc_ca *handle_ = nullptr;
+};
+
+// ---- Sessions and sealed messages -----------------------------------------
+
+using SessionId = std::array<std::uint8_t, PQC_SESSION_ID_BYTES>;
+
+// Frames or plaintexts of a batch, back to back in one buffer. status(i) is
+// PQC_OK or the status of item i (unprotect); a failed item has no bytes.
+class BatchResult {
+ public:
+  std::size_t size() const noexcept { return lengths_.size(); }
+  ByteView operator[](std::size_t i) const {
+    return ByteView(bytes_.data() + offsets_.at(i), lengths_.at(i));
+  }
+  int status(std::size_t i) const { return statuses_.at(i); }
+  bool ok(std::size_t i) const { return statuses_.at(i) == PQC_OK; }
+  // Views of every item, e.g. to hand protect_batch's frames to
+  // unprotect_batch; valid while this object lives.
+  std::vector<ByteView> views() const {
+    std::vector<ByteView> v;
+    v.reserve(size());
+    for (std::size_t i = 0; i < size(); i++) {
+      v.push_back((*this)[i]);
+    }
+    return v;
+  }
+  const std::vector<std::uint8_t> &bytes() const noexcept { return bytes_; }
+
+ private:
+  friend class Session;
+  void index() {
+    offsets_.resize(lengths_.size());
+    std::size_t off = 0;
+    for (std::size_t i = 0; i < lengths_.size(); i++) {
+      offsets_[i] = off;
+      off += lengths_[i];
+    }
+  }
+  std::vector<std::uint8_t> bytes_;
+  std::vector<std::size_t> lengths_, offsets_;
+  std::vector<int> statuses_;
+};
+
+namespace detail {
+// Splits views into the pointer and length arrays the C batch calls take.
+inline std::size_t batch_arrays(const std::vector<ByteView> &in,
+                                std::vector<const std::uint8_t *> &ptrs,
+                                std::vector<std::size_t> &lens) {
+  std::size_t total = 0;
+  ptrs.resize(in.size());
+  lens.resize(in.size());
+  for (std::size_t i = 0; i < in.size(); i++) {
+    ptrs[i] = in[i].data();
+    lens[i] = in[i].size();
+    total += in[i].size();
+  }
+  return total;
+}
+}  // namespace detail
+
+// An established session. Released (not ended) when destroyed: the
+// session stays with its manager until close() or the manager goes.
+class Session {
+ public:
+  Session(const Session &) = delete;
+  Session &operator=(const Session &) = delete;
+  Session(Session &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+  Session &operator=(Session &&other) noexcept {
+    if (this != &other) {
+      pqc_session_free(handle_);
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
+    return *this;
+  }
+  ~Session() { pqc_session_free(handle_); }
+
+  // Bytes a frame adds to its plaintext at most.
+  static std::size_t frame_overhead_max() noexcept { return pqc_session_frame_overhead_max(); }
+
+  SessionId id() const {
+    SessionId id{};
+    detail::check(pqc_session_id(handle_, id.data(), id.size()), "pqc_session_id");
+    return id;
+  }
+  std::string peer_id() const {
+    char buf[PQC_DEVICE_ID_MAX_BYTES];
+    std::size_t len = 0;
+    detail::check(pqc_session_peer_id(handle_, buf, sizeof buf, &len), "pqc_session_peer_id");
+    return std::string(buf, len > 0 ? len - 1 : 0);
+  }
+  // The peer asked for a reply so the ratchet can step: send something.
+  bool needs_reply() const {
+    int needs = 0;
+    detail::check(pqc_session_needs_reply(handle_, &needs), "pqc_session_needs_reply");
+    return needs != 0;
+  }
+  void save() { detail::check(pqc_session_save(handle_), "pqc_session_save"); }
+  // Ends the session for good; later calls throw Closed.
+  void close() { detail::check(pqc_session_close(handle_), "pqc_session_close"); }
+
+  std::vector<std::uint8_t> protect(ByteView plaintext) {
+    std::vector<std::uint8_t> out(plaintext.size() + frame_overhead_max());
+    std::size_t len = 0;
+    detail::check(pqc_session_protect(handle_, plaintext.data(), plaintext.size(), out.data(),
+                                      out.size(), &len),
+                  "pqc_session_protect");
+    out.resize(len);
+    return out;
+  }
+  // Throws VerifyFailed for a forged frame, Replay for one seen before.
+  std::vector<std::uint8_t> unprotect(ByteView frame) {
+    std::vector<std::uint8_t> out(frame.size());
+    std::size_t len = 0;
+    detail::check(pqc_session_unprotect(handle_, frame.data(), frame.size(), out.data(),
+                                        out.size(), &len),
+                  "pqc_session_unprotect");
+    out.resize(len);
+    return out;
+  }
+  // Frames for msgs, in order, made under one lock. If message i fails,
+  // the frames before it were made and are returned (size() == i; they
+  // must be sent); only when none was made does it throw.
+  BatchResult protect_batch(const std::vector<ByteView> &msgs) {
+    std::vector<const std::uint8_t *> ptrs;
+    BatchResult r;
+    std::vector<std::size_t> lens;
+    std::size_t total = detail::batch_arrays(msgs, ptrs, lens);
+    r.bytes_.resize(total + msgs.size() * frame_overhead_max());
+    r.lengths_.resize(msgs.size());
+    std::size_t len = 0;
+    int st = pqc_session_protect_batch(handle_, ptrs.data(), lens.data(), msgs.size(),
+                                       r.bytes_.data(), r.bytes_.size(), r.lengths_.data(),
+                                       &len);
+    std::size_t made = 0;
+    while (made < r.lengths_.size() && r.lengths_[made] > 0) {
+      made++;
+    }
+    if (st != PQC_OK && made == 0) {
+      detail::throw_status(st, "pqc_session_protect_batch");
+    }
+    r.lengths_.resize(made);
+    r.bytes_.resize(len);
+    r.statuses_.assign(made, PQC_OK);
+    r.index();
+    return r;
+  }
+  // Plaintexts of frames, in order; a failed frame does not stop the
+  // others: check ok(i) / status(i).
+  BatchResult unprotect_batch(const std::vector<ByteView> &frames) {
+    std::vector<const std::uint8_t *> ptrs;
+    BatchResult r;
+    std::vector<std::size_t> lens;
+    std::size_t total = detail::batch_arrays(frames, ptrs, lens);
+    r.bytes_.resize(total);
+    r.lengths_.resize(frames.size());
+    r.statuses_.resize(frames.size());
+    std::size_t len = 0;
+    detail::check(pqc_session_unprotect_batch(handle_, ptrs.data(), lens.data(), frames.size(),
+                                              r.bytes_.data(), r.bytes_.size(),
+                                              r.lengths_.data(), r.statuses_.data(), &len),
+                  "pqc_session_unprotect_batch");
+    r.bytes_.resize(len);
+    r.index();
+    return r;
+  }
+
+  pqc_session *native_handle() const noexcept { return handle_; }
+
+ private:
+  friend class SessionManager;
+  explicit Session(pqc_session *h) noexcept : handle_(h) {}
+  pqc_session *handle_ = nullptr;
+};
+
+// Runs handshakes and holds the sessions of one identity, which must
+// outlive it. Also seals and opens one-shot messages.
+class SessionManager {
+ public:
+  struct Handshake {
+    std::vector<std::uint8_t> reply;  // send it when not empty
+    std::optional<Session> session;   // set once per new session
+  };
+  struct Routed {
+    SessionId session_id;
+    std::vector<std::uint8_t> plaintext;
+  };
+  struct Opened {
+    std::string sender;
+    std::vector<std::uint8_t> plaintext;
+  };
+
+  // resume: keep sessions across restarts (see resumed()).
+  explicit SessionManager(Identity &id, bool resume = false) {
+    detail::check(pqc_session_manager_new(id.native_handle(), resume ? PQC_SESSION_RESUME : 0u,
+                                          &handle_),
+                  "pqc_session_manager_new");
+  }
+  SessionManager(const SessionManager &) = delete;
+  SessionManager &operator=(const SessionManager &) = delete;
+  SessionManager(SessionManager &&other) noexcept
+      : handle_(std::exchange(other.handle_, nullptr)) {}
+  SessionManager &operator=(SessionManager &&other) noexcept {
+    if (this != &other) {
+      pqc_session_manager_free(handle_);
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
+    return *this;
+  }
+  ~SessionManager() { pqc_session_manager_free(handle_); }
+
+  static std::size_t seal_overhead_max() noexcept { return pqc_seal_overhead_max(); }
+
+  // Verifies a peer's chain, records its keys, returns its device id.
+  std::string add_peer(ByteView chain) {
+    char buf[PQC_DEVICE_ID_MAX_BYTES];
+    std::size_t len = 0;
+    detail::check(pqc_session_manager_add_peer(handle_, chain.data(), chain.size(), buf,
+                                               sizeof buf, &len),
+                  "pqc_session_manager_add_peer");
+    return std::string(buf, len > 0 ? len - 1 : 0);
+  }
+  void accept_announcement(ByteView announcement, const std::string &topic) {
+    detail::check(pqc_session_manager_accept_announcement(handle_, announcement.data(),
+                                                          announcement.size(), topic.c_str()),
+                  "pqc_session_manager_accept_announcement");
+  }
+  void enforce_policy() {
+    detail::check(pqc_session_manager_enforce_policy(handle_),
+                  "pqc_session_manager_enforce_policy");
+  }
+  std::vector<SessionId> resumed() const {
+    std::vector<std::uint8_t> raw(64 * PQC_SESSION_ID_BYTES);
+    std::size_t len = 0;
+    int st = pqc_session_manager_resumed(handle_, raw.data(), raw.size(), &len);
+    if (st == PQC_ERR_BUFFER_TOO_SMALL) {
+      raw.resize(len);
+      st = pqc_session_manager_resumed(handle_, raw.data(), raw.size(), &len);
+    }
+    detail::check(st, "pqc_session_manager_resumed");
+    std::vector<SessionId> ids(len / PQC_SESSION_ID_BYTES);
+    for (std::size_t i = 0; i < ids.size(); i++) {
+      std::copy_n(raw.begin() + static_cast<std::ptrdiff_t>(i * PQC_SESSION_ID_BYTES),
+                  PQC_SESSION_ID_BYTES, ids[i].begin());
+    }
+    return ids;
+  }
+  // Another Session object for an established session (e.g. one resumed
+  // after a restart); each object releases its own handle.
+  Session find(const SessionId &id) {
+    pqc_session *s = nullptr;
+    detail::check(pqc_session_manager_find(handle_, id.data(), id.size(), &s),
+                  "pqc_session_manager_find");
+    return Session(s);
+  }
+  // The Init frame to send to peer_id; context binds the session.
+  std::vector<std::uint8_t> initiate(const std::string &peer_id, const std::string &context) {
+    return detail::object_output(
+        [&](std::uint8_t *o, std::size_t c, std::size_t *l) {
+          return pqc_session_initiate(handle_, peer_id.c_str(), context.c_str(), o, c, l);
+        },
+        "pqc_session_initiate", PQC_HANDSHAKE_MAX_BYTES);
+  }
+  Handshake handle_handshake(ByteView frame) {
+    Handshake h;
+    pqc_session *s = nullptr;
+    h.reply = detail::object_output(
+        [&](std::uint8_t *o, std::size_t c, std::size_t *l) {
+          return pqc_session_handle_handshake(handle_, frame.data(), frame.size(), o, c, l, &s);
+        },
+        "pqc_session_handle_handshake", PQC_HANDSHAKE_MAX_BYTES);
+    if (s != nullptr) {
+      h.session.emplace(Session(s));
+    }
+    return h;
+  }
+  // A data frame received on context, routed to its session by id.
+  Routed unprotect(ByteView frame, const std::string &context) {
+    Routed r{};
+    r.plaintext.resize(frame.size());
+    std::size_t len = 0;
+    detail::check(pqc_session_manager_unprotect(handle_, frame.data(), frame.size(),
+                                                context.c_str(), r.plaintext.data(),
+                                                r.plaintext.size(), &len, r.session_id.data()),
+                  "pqc_session_manager_unprotect");
+    r.plaintext.resize(len);
+    return r;
+  }
+  std::vector<std::uint8_t> seal(const std::string &recipient_id, const std::string &context,
+                                 ByteView plaintext) {
+    std::vector<std::uint8_t> out(plaintext.size() + seal_overhead_max());
+    std::size_t len = 0;
+    detail::check(pqc_seal(handle_, recipient_id.c_str(), context.c_str(), plaintext.data(),
+                           plaintext.size(), out.data(), out.size(), &len),
+                  "pqc_seal");
+    out.resize(len);
+    return out;
+  }
+  Opened open(ByteView frame, const std::string &context) {
+    Opened o;
+    char sender[PQC_DEVICE_ID_MAX_BYTES] = {0};
+    o.plaintext.resize(frame.size());
+    std::size_t len = 0;
+    detail::check(pqc_open(handle_, frame.data(), frame.size(), context.c_str(),
+                           o.plaintext.data(), o.plaintext.size(), &len, sender, sizeof sender),
+                  "pqc_open");
+    o.plaintext.resize(len);
+    o.sender = sender;
+    return o;
+  }
+
+  pqc_session_manager *native_handle() const noexcept { return handle_; }
+
+ private:
+  pqc_session_manager *handle_ = nullptr;
 };
 
 }  // namespace pqc_iiot

@@ -233,6 +233,24 @@ func (t *Trust) AcceptAnnouncement(data []byte, topic string, now time.Time) (*A
 	return a, t.recordPeer(a, now)
 }
 
+// AddPeer records a device's keys from its certificate chain alone, for
+// peers provisioned out of band (a file, a commissioning tool) rather than
+// announced. The chain gets the checks an announcement's chain gets, and
+// the peer is recorded under the same epoch rules; there is no topic or
+// announcement signature to check.
+func (t *Trust) AddPeer(chain []byte, now time.Time) (*Announcement, error) {
+	if err := t.CheckHighRisk(now); err != nil {
+		return nil, err
+	}
+	leaf, err := t.VerifyDevice(chain, now)
+	if err != nil {
+		return nil, err
+	}
+	a := &Announcement{Claims: AnnouncementClaims{DeviceID: leaf.Subject, Timestamp: now.Unix(), Chain: chain},
+		Cert: leaf, DeviceID: leaf.Subject, SigKey: leaf.SigKey, KEMKeys: leaf.KEMKeys, Epoch: leaf.Epoch, KeyID: leaf.KeyID}
+	return a, t.recordPeer(a, now)
+}
+
 func (t *Trust) verifyAnnouncement(obj *signedObject, c *AnnouncementClaims, now time.Time) (*Announcement, error) {
 	a := &Announcement{Claims: *c, DeviceID: c.DeviceID}
 	switch {

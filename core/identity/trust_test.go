@@ -319,3 +319,28 @@ func TestAnnouncements(t *testing.T) {
 		}
 	})
 }
+
+// A peer added from its chain alone is recorded like an announced one,
+// under the same epoch rules.
+func TestAddPeerFromChain(t *testing.T) {
+	f := newFleet(t)
+	tr := newTrust(t, f)
+	chain0, keys0 := f.device(t, f.inter, "sensor-5", 0, 30*24*time.Hour, t0)
+	enc0, _ := EncodeChain(chain0)
+	a, err := tr.AddPeer(enc0, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.DeviceID != "sensor-5" || tr.PeerKeyValid("sensor-5", keys0.KeyID(), t0) != nil {
+		t.Fatalf("peer not recorded: %+v", a)
+	}
+	other, _ := f.device(t, f.inter, "sensor-5", 0, 30*24*time.Hour, t0)
+	encOther, _ := EncodeChain(other)
+	if _, err := tr.AddPeer(encOther, t0); !errors.Is(err, ErrEpochConflict) {
+		t.Fatalf("same epoch, other keys: %v", err)
+	}
+	enc0[len(enc0)-3] ^= 1
+	if _, err := tr.AddPeer(enc0, t0); err == nil {
+		t.Fatal("a tampered chain was accepted")
+	}
+}

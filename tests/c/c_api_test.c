@@ -724,6 +724,15 @@ static void test_closed_and_forged(void) {
                    PQC_ERR_CLOSED, "kem handle used as sig");
   CHECK(pqc_kem_public_key_size((pqc_kem *)(void *)sig) == 0,
         "size of a mistyped handle is not 0");
+  /* The wrong free function leaves a handle of another type alive. */
+  pqc_kem_free((pqc_kem *)(void *)sig);
+  pqc_sig_free((pqc_sig *)(void *)kem);
+  pqc_identity_free((pqc_identity *)(void *)kem);
+  pqc_trust_free((pqc_trust *)(void *)sig);
+  CHECK(pqc_kem_public_key_size(kem) == PQC_ML_KEM_768_PUBLIC_KEY_BYTES,
+        "kem handle freed through another type's free function");
+  CHECK(pqc_sig_public_key_size(sig) == PQC_ML_DSA_65_PUBLIC_KEY_BYTES,
+        "sig handle freed through another type's free function");
 
   pqc_kem_free(kem);
   pqc_sig_free(sig);
@@ -1126,6 +1135,567 @@ out:
   }
 }
 
+/* ---- Sessions and sealed messages ---------------------------------------- */
+
+/* Two devices provisioned under one CA in temporary keystores: everything
+ * a session needs (certificate, anchor, policy, revocation list). */
+struct fleet {
+  char dir[64];
+  pqc_ca *ca;
+  uint8_t *anchor, *policy, *revl, *buf;
+  size_t anchor_n, policy_n, revl_n;
+};
+
+static pqc_identity *provision(struct fleet *f, const char *name,
+                               uint8_t *chain, size_t *chain_n) {
+  char path[128];
+  uint8_t key[32], fpk[8192];
+  size_t fpk_n = 0, req_n = 0;
+  pqc_identity *id = NULL;
+
+  sprintf(path, "%s/%s.store", f->dir, name);
+  pqc_random_bytes(key, sizeof key);
+  if (pqc_identity_create(path, PQC_KEYSTORE_RAW_KEY, key, sizeof key, name,
+                          NULL, NULL, NULL, &id) != PQC_OK ||
+      pqc_identity_factory_public_key(id, fpk, sizeof fpk, &fpk_n) != PQC_OK ||
+      pqc_ca_allow(f->ca, name, fpk, fpk_n, NULL) != PQC_OK ||
+      pqc_identity_join_request(id, f->buf, PQC_OBJECT_MAX_BYTES, &req_n) !=
+          PQC_OK ||
+      pqc_ca_enroll(f->ca, f->buf, req_n, 86400, chain, PQC_OBJECT_MAX_BYTES,
+                    chain_n) != PQC_OK ||
+      pqc_identity_install(id, chain, *chain_n, f->anchor, f->anchor_n, 0) !=
+          PQC_OK ||
+      pqc_identity_apply_policy(id, f->policy, f->policy_n) != PQC_OK ||
+      pqc_identity_apply_revocation(id, f->revl, f->revl_n) != PQC_OK) {
+    CHECK(0, "provisioning %s failed", name);
+    pqc_identity_free(id);
+    return NULL;
+  }
+  return id;
+}
+
+static int fleet_init(struct fleet *f) {
+  uint8_t key[32];
+  char path[128];
+  memset(f, 0, sizeof *f);
+  strcpy(f->dir, "/tmp/pqc_c_api_sess.XXXXXX");
+  if (mkdtemp(f->dir) == NULL) {
+    return 0;
+  }
+  f->anchor = xmalloc(PQC_OBJECT_MAX_BYTES);
+  f->policy = xmalloc(PQC_OBJECT_MAX_BYTES);
+  f->revl = xmalloc(PQC_REVOCATION_MAX_BYTES);
+  f->buf = xmalloc(PQC_REVOCATION_MAX_BYTES);
+  sprintf(path, "%s/ca.store", f->dir);
+  pqc_random_bytes(key, sizeof key);
+  return pqc_ca_create(path, PQC_KEYSTORE_RAW_KEY, key, sizeof key, "root",
+                       NULL, 86400 * 365, &f->ca) == PQC_OK &&
+         pqc_ca_certificate(f->ca, f->anchor, PQC_OBJECT_MAX_BYTES,
+                            &f->anchor_n) == PQC_OK &&
+         pqc_ca_sign_policy(f->ca, 3600, NULL, NULL, 0, 0, 1, f->policy,
+                            PQC_OBJECT_MAX_BYTES, &f->policy_n) == PQC_OK &&
+         pqc_ca_revoke(f->ca, NULL, 0, f->revl, PQC_REVOCATION_MAX_BYTES,
+                       &f->revl_n) == PQC_OK;
+}
+
+static void fleet_free(struct fleet *f) {
+  char cmd[128];
+  pqc_ca_free(f->ca);
+  free(f->anchor);
+  free(f->policy);
+  free(f->revl);
+  free(f->buf);
+  sprintf(cmd, "rm -rf '%s'", f->dir);
+  if (system(cmd) != 0) {
+    fprintf(stderr, "note: could not remove %s\n", f->dir);
+  }
+}
+
+/* The message number n of a data frame (docs/protocol.md 2.5). */
+static uint32_t frame_n(const uint8_t *frame) {
+  const uint8_t *p = frame + 2 + PQC_SESSION_ID_BYTES + 32 + 4;
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+         (uint32_t)p[3];
+}
+
+#define SESSION_THREADS 4
+#define SESSION_THREAD_MSGS 40
+
+struct protect_thread {
+  pqc_session *s;
+  uint8_t *frames; /* SESSION_THREAD_MSGS frames of up to 256 bytes */
+  size_t lens[SESSION_THREAD_MSGS];
+  int failures;
+};
+
+static void *protect_thread_main(void *arg) {
+  struct protect_thread *t = arg;
+  size_t cap = 32 + pqc_session_frame_overhead_max();
+  uint8_t *out = xmalloc(cap);
+  int i;
+  for (i = 0; i < SESSION_THREAD_MSGS; i++) {
+    uint8_t msg[32];
+    memset(msg, i, sizeof msg);
+    if (pqc_session_protect(t->s, msg, sizeof msg, out, cap, &t->lens[i]) !=
+            PQC_OK ||
+        t->lens[i] > 256) {
+      t->failures++;
+      t->lens[i] = 0;
+      continue;
+    }
+    memcpy(t->frames + 256 * i, out, t->lens[i]);
+  }
+  free(out);
+  return NULL;
+}
+
+static void test_sessions(void) {
+  struct fleet f;
+  const char *ctx = "plant/line1/cmd";
+  const char *w = "sessions";
+  uint8_t *chain_a = NULL, *chain_b = NULL, *init = NULL, *resp = NULL;
+  uint8_t *frame = NULL, *frame2 = NULL, *pt = NULL, *big = NULL;
+  size_t chain_a_n = 0, chain_b_n = 0, init_n = 0, resp_n = 0, n = 0, fn = 0,
+         fn2 = 0;
+  size_t ovh = pqc_session_frame_overhead_max(), fcap;
+  pqc_identity *a = NULL, *b = NULL;
+  pqc_session_manager *ma = NULL, *mb = NULL, *mb2 = NULL;
+  pqc_session *sa = NULL, *sb = NULL, *sx = NULL;
+  uint8_t sid_a[PQC_SESSION_ID_BYTES], sid_b[PQC_SESSION_ID_BYTES];
+  uint8_t kid_a[PQC_KEY_ID_BYTES];
+  char name[PQC_DEVICE_ID_MAX_BYTES];
+  int needs = -1;
+  uint32_t n0;
+
+  if (!fleet_init(&f)) {
+    CHECK(0, "session fleet setup: %s", pqc_last_error());
+    fleet_free(&f);
+    return;
+  }
+  chain_a = xmalloc(PQC_OBJECT_MAX_BYTES);
+  chain_b = xmalloc(PQC_OBJECT_MAX_BYTES);
+  init = xmalloc(PQC_HANDSHAKE_MAX_BYTES);
+  resp = xmalloc(PQC_HANDSHAKE_MAX_BYTES);
+  fcap = 4096 + ovh;
+  frame = xmalloc(fcap);
+  frame2 = xmalloc(fcap);
+  pt = xmalloc(fcap);
+  big = xmalloc(PQC_OBJECT_MAX_BYTES);
+  a = provision(&f, "plc-1", chain_a, &chain_a_n);
+  b = provision(&f, "scada-1", chain_b, &chain_b_n);
+  if (a == NULL || b == NULL) {
+    goto out;
+  }
+  CHECK(ovh >= 59 + 16 && ovh < 8192, "frame overhead max %lu",
+        (unsigned long)ovh);
+  CHECK(pqc_seal_overhead_max() > 1000, "seal overhead max %lu",
+        (unsigned long)pqc_seal_overhead_max());
+
+  CHECK_FAILS_WITH(pqc_session_manager_new(a, 0x80, &ma),
+                   PQC_ERR_INVALID_ARGUMENT, "manager_new unknown flag");
+  CHECK(ma == NULL, "a failed manager_new left a handle");
+  CHECK_STATUS(pqc_session_manager_new(a, 0, &ma), PQC_OK, w);
+  CHECK_STATUS(pqc_session_manager_new(b, PQC_SESSION_RESUME, &mb), PQC_OK, w);
+  if (ma == NULL || mb == NULL) {
+    goto out;
+  }
+
+  /* Peers: A learns B from its chain, B learns A from an announcement. */
+  CHECK_FAILS_WITH(pqc_session_initiate(ma, "scada-1", ctx, init,
+                                        PQC_HANDSHAKE_MAX_BYTES, &init_n),
+                   PQC_ERR_UNTRUSTED, "initiate to an unknown peer");
+  CHECK_STATUS(pqc_session_manager_add_peer(ma, chain_b, chain_b_n, name,
+                                            sizeof name, &n),
+               PQC_OK, w);
+  CHECK(strcmp(name, "scada-1") == 0 && n == 8, "add_peer named \"%s\"", name);
+  CHECK_STATUS(pqc_session_manager_add_peer(ma, chain_b, chain_b_n, NULL, 0,
+                                            NULL),
+               PQC_OK, "add_peer again");
+  chain_b[chain_b_n - 3] ^= 1;
+  {
+    int st = pqc_session_manager_add_peer(ma, chain_b, chain_b_n, NULL, 0,
+                                          NULL);
+    CHECK(st == PQC_ERR_VERIFY || st == PQC_ERR_INVALID_ARGUMENT,
+          "add_peer with a tampered chain: %d", st);
+  }
+  chain_b[chain_b_n - 3] ^= 1;
+  CHECK_STATUS(pqc_identity_announcement(a, "fleet/announce", big,
+                                         PQC_OBJECT_MAX_BYTES, &n),
+               PQC_OK, w);
+  CHECK_FAILS_WITH(pqc_session_manager_accept_announcement(mb, big, n,
+                                                           "fleet/other"),
+                   PQC_ERR_UNTRUSTED, "announcement on another topic");
+  CHECK_STATUS(pqc_session_manager_accept_announcement(mb, big, n,
+                                                       "fleet/announce"),
+               PQC_OK, w);
+
+  /* Handshake; calls with side effects want their capacity up front. */
+  n = 0;
+  CHECK_FAILS_WITH(pqc_session_initiate(ma, "scada-1", ctx, init, 100, &n),
+                   PQC_ERR_BUFFER_TOO_SMALL, "initiate short");
+  CHECK(n == PQC_HANDSHAKE_MAX_BYTES, "initiate asked for %lu",
+        (unsigned long)n);
+  CHECK_FAILS_WITH(pqc_session_initiate(ma, "no such id!", ctx, init,
+                                        PQC_HANDSHAKE_MAX_BYTES, &init_n),
+                   PQC_ERR_INVALID_ARGUMENT, "initiate bad peer id");
+  CHECK_STATUS(pqc_session_initiate(ma, "scada-1", ctx, init,
+                                    PQC_HANDSHAKE_MAX_BYTES, &init_n),
+               PQC_OK, w);
+  CHECK_STATUS(pqc_session_handle_handshake(mb, init, init_n, resp,
+                                            PQC_HANDSHAKE_MAX_BYTES, &resp_n,
+                                            &sb),
+               PQC_OK, w);
+  CHECK(sb != NULL && resp_n > 0, "responder: no session or no Response");
+  /* A retransmitted Init gets the same Response, and no second handle. */
+  CHECK_STATUS(pqc_session_handle_handshake(mb, init, init_n, big,
+                                            PQC_HANDSHAKE_MAX_BYTES, &n, &sx),
+               PQC_OK, "retransmitted Init");
+  CHECK(sx == NULL && n == resp_n && memcmp(big, resp, n) == 0,
+        "retransmitted Init: other Response or a second handle");
+  resp[resp_n / 2] ^= 1;
+  {
+    int st = pqc_session_handle_handshake(ma, resp, resp_n, big,
+                                          PQC_HANDSHAKE_MAX_BYTES, &n, &sa);
+    CHECK(st == PQC_ERR_VERIFY || st == PQC_ERR_INVALID_ARGUMENT,
+          "tampered Response: %d", st);
+    CHECK(sa == NULL, "tampered Response gave a session");
+  }
+  resp[resp_n / 2] ^= 1;
+  CHECK_STATUS(pqc_session_handle_handshake(ma, resp, resp_n, big,
+                                            PQC_HANDSHAKE_MAX_BYTES, &n, &sa),
+               PQC_OK, w);
+  CHECK(sa != NULL && n == 0, "initiator: no session, or a reply of %lu",
+        (unsigned long)n);
+  if (sa == NULL || sb == NULL) {
+    goto out;
+  }
+  CHECK_STATUS(pqc_session_id(sa, sid_a, sizeof sid_a), PQC_OK, w);
+  CHECK_STATUS(pqc_session_id(sb, sid_b, sizeof sid_b), PQC_OK, w);
+  CHECK(memcmp(sid_a, sid_b, sizeof sid_a) == 0, "session ids differ");
+  CHECK_FAILS_WITH(pqc_session_id(sa, sid_a, sizeof sid_a - 1),
+                   PQC_ERR_BUFFER_TOO_SMALL, "session_id short");
+  CHECK_STATUS(pqc_session_peer_id(sa, name, sizeof name, &n), PQC_OK, w);
+  CHECK(strcmp(name, "scada-1") == 0, "A's peer is \"%s\"", name);
+  CHECK_STATUS(pqc_session_peer_id(sb, name, sizeof name, &n), PQC_OK, w);
+  CHECK(strcmp(name, "plc-1") == 0, "B's peer is \"%s\"", name);
+  CHECK_STATUS(pqc_session_manager_find(mb, sid_b, sizeof sid_b, &sx), PQC_OK,
+               w);
+  CHECK(sx != NULL && sx != sb, "find gave no handle, or the handshake's");
+  CHECK_STATUS(pqc_session_peer_id(sx, name, sizeof name, &n), PQC_OK, w);
+  pqc_session_free(sx);
+  sx = NULL;
+  CHECK_STATUS(pqc_session_peer_id(sb, name, sizeof name, &n), PQC_OK,
+               "a session outlives one of its handles");
+  CHECK_FAILS_WITH(pqc_session_manager_find(mb, sid_b, 3, &sx),
+                   PQC_ERR_INVALID_ARGUMENT, "find with a short id");
+
+  /* Messages both ways. */
+  CHECK_STATUS(pqc_session_protect(sa, (const uint8_t *)"open valve 3", 12,
+                                   frame, fcap, &fn),
+               PQC_OK, w);
+  CHECK(fn == 12 + 59 + 16, "a 12-byte message made a %lu-byte frame",
+        (unsigned long)fn);
+  CHECK_STATUS(pqc_session_unprotect(sb, frame, fn, pt, fcap, &n), PQC_OK, w);
+  CHECK(n == 12 && memcmp(pt, "open valve 3", 12) == 0, "wrong plaintext");
+  CHECK_FAILS_WITH(pqc_session_unprotect(sb, frame, fn, pt, fcap, &n),
+                   PQC_ERR_REPLAY, "replayed frame");
+  CHECK_STATUS(pqc_session_protect(sb, NULL, 0, frame, fcap, &fn), PQC_OK,
+               "empty message");
+  CHECK_STATUS(pqc_session_unprotect(sa, frame, fn, pt, fcap, &n), PQC_OK, w);
+  CHECK(n == 0, "empty message came back with %lu bytes", (unsigned long)n);
+  CHECK_STATUS(pqc_session_needs_reply(sa, &needs), PQC_OK, w);
+  CHECK(needs == 0, "needs_reply %d without a request", needs);
+
+  /* A short buffer changes nothing: the next frame takes the next number
+   * and the peer reads it. */
+  CHECK_STATUS(pqc_session_protect(sa, (const uint8_t *)"one", 3, frame, fcap,
+                                   &fn),
+               PQC_OK, w);
+  n0 = frame_n(frame);
+  CHECK_STATUS(pqc_session_unprotect(sb, frame, fn, pt, fcap, &n), PQC_OK, w);
+  n = 0;
+  CHECK_FAILS_WITH(pqc_session_protect(sa, (const uint8_t *)"two", 3, frame,
+                                       3 + ovh - 1, &n),
+                   PQC_ERR_BUFFER_TOO_SMALL, "protect short");
+  CHECK(n == 3 + ovh, "protect asked for %lu, want %lu", (unsigned long)n,
+        (unsigned long)(3 + ovh));
+  CHECK_STATUS(pqc_session_protect(sa, (const uint8_t *)"two", 3, frame, fcap,
+                                   &fn),
+               PQC_OK, w);
+  CHECK(frame_n(frame) == n0 + 1, "a failed protect advanced the chain "
+        "(%lu after %lu)", (unsigned long)frame_n(frame), (unsigned long)n0);
+  n = 0;
+  CHECK_FAILS_WITH(pqc_session_unprotect(sb, frame, fn, pt, fn - 1, &n),
+                   PQC_ERR_BUFFER_TOO_SMALL, "unprotect short");
+  CHECK(n == fn, "unprotect asked for %lu", (unsigned long)n);
+  /* A forgery changes nothing either: the genuine frame still opens. */
+  frame[fn - 1] ^= 1;
+  CHECK_FAILS_WITH(pqc_session_unprotect(sb, frame, fn, pt, fcap, &n),
+                   PQC_ERR_VERIFY, "tampered frame");
+  frame[fn - 1] ^= 1;
+  CHECK_FAILS_WITH(pqc_session_manager_unprotect(mb, frame, fn, "plant/other",
+                                                 pt, fcap, &n, sid_b),
+                   PQC_ERR_VERIFY, "frame on another context");
+  memset(sid_b, 0, sizeof sid_b);
+  CHECK_STATUS(pqc_session_manager_unprotect(mb, frame, fn, ctx, pt, fcap, &n,
+                                             sid_b),
+               PQC_OK, w);
+  CHECK(n == 3 && memcmp(pt, "two", 3) == 0, "routed plaintext");
+  CHECK(memcmp(sid_a, sid_b, sizeof sid_a) == 0, "routed to another id");
+  CHECK_FAILS_WITH(pqc_session_manager_unprotect(mb, frame, fn, ctx, pt, fcap,
+                                                 &n, NULL),
+                   PQC_ERR_REPLAY, "routed replay");
+  frame[5] ^= 1; /* inside the session id */
+  CHECK_FAILS_WITH(pqc_session_manager_unprotect(mb, frame, fn, ctx, pt, fcap,
+                                                 &n, NULL),
+                   PQC_ERR_STATE, "unknown session id");
+  CHECK_FAILS_WITH(pqc_session_manager_unprotect(mb, frame, 5, ctx, pt, fcap,
+                                                 &n, NULL),
+                   PQC_ERR_INVALID_ARGUMENT, "5-byte frame");
+
+  /* Batches. */
+  {
+    enum { COUNT = 8 };
+    const uint8_t *msgs[COUNT + 1];
+    size_t lens[COUNT + 1], flens[COUNT + 1], plens[COUNT + 1], total = 0;
+    int statuses[COUNT + 1];
+    char text[COUNT][16];
+    uint8_t *frames = xmalloc(COUNT * (16 + ovh) + 16);
+    size_t off;
+    int i;
+
+    for (i = 0; i < COUNT; i++) {
+      sprintf(text[i], "reading %d", i);
+      msgs[i] = (const uint8_t *)text[i];
+      lens[i] = strlen(text[i]);
+      total += lens[i];
+    }
+    n = 0;
+    CHECK_FAILS_WITH(pqc_session_protect_batch(sa, msgs, lens, COUNT, frames,
+                                               total + COUNT * ovh - 1, flens,
+                                               &n),
+                     PQC_ERR_BUFFER_TOO_SMALL, "protect_batch short");
+    CHECK(n == total + COUNT * ovh, "protect_batch asked for %lu",
+          (unsigned long)n);
+    CHECK_STATUS(pqc_session_protect_batch(sa, msgs, lens, COUNT, frames,
+                                           COUNT * (16 + ovh), flens, &n),
+                 PQC_OK, w);
+    /* Frames as the peer receives them, plus a replay of the first. */
+    for (i = 0, off = 0; i < COUNT; i++) {
+      msgs[i] = frames + off;
+      lens[i] = flens[i];
+      off += flens[i];
+    }
+    CHECK(off == n, "frame lengths sum to %lu of %lu", (unsigned long)off,
+          (unsigned long)n);
+    msgs[COUNT] = msgs[0];
+    lens[COUNT] = lens[0];
+    CHECK_STATUS(pqc_session_unprotect_batch(sb, msgs, lens, COUNT + 1, pt,
+                                             fcap, plens, statuses, &n),
+                 PQC_OK, w);
+    for (i = 0, off = 0; i < COUNT; i++) {
+      CHECK(statuses[i] == PQC_OK && plens[i] == strlen(text[i]) &&
+                memcmp(pt + off, text[i], plens[i]) == 0,
+            "batch message %d: status %d", i, statuses[i]);
+      off += plens[i];
+    }
+    CHECK(statuses[COUNT] == PQC_ERR_REPLAY && plens[COUNT] == 0,
+          "replay inside a batch: %d", statuses[COUNT]);
+    CHECK(n == off, "batch plaintexts %lu of %lu", (unsigned long)n,
+          (unsigned long)off);
+    CHECK_STATUS(pqc_session_protect_batch(sa, NULL, NULL, 0, NULL, 0, NULL,
+                                           &n),
+                 PQC_OK, "empty batch");
+    CHECK(n == 0, "empty batch wrote %lu", (unsigned long)n);
+    CHECK_FAILS_WITH(pqc_session_unprotect_batch(sb, msgs, lens, COUNT, pt, 10,
+                                                 plens, statuses, &n),
+                     PQC_ERR_BUFFER_TOO_SMALL, "unprotect_batch short");
+    free(frames);
+  }
+
+  /* One session shared by threads: every frame is distinct and opens. */
+  {
+    struct protect_thread t[SESSION_THREADS];
+    pthread_t tid[SESSION_THREADS];
+    int i, j, bad = 0;
+    for (i = 0; i < SESSION_THREADS; i++) {
+      memset(&t[i], 0, sizeof t[i]);
+      t[i].s = sa;
+      t[i].frames = xmalloc(256 * SESSION_THREAD_MSGS);
+      pthread_create(&tid[i], NULL, protect_thread_main, &t[i]);
+    }
+    for (i = 0; i < SESSION_THREADS; i++) {
+      pthread_join(tid[i], NULL);
+      bad += t[i].failures;
+    }
+    for (i = 0; i < SESSION_THREADS; i++) {
+      for (j = 0; j < SESSION_THREAD_MSGS; j++) {
+        if (t[i].lens[j] == 0 ||
+            pqc_session_unprotect(sb, t[i].frames + 256 * j, t[i].lens[j], pt,
+                                  fcap, &n) != PQC_OK ||
+            n != 32 || pt[0] != (uint8_t)j) {
+          bad++;
+        }
+      }
+      free(t[i].frames);
+    }
+    CHECK(bad == 0, "%d failures with one session shared by %d threads", bad,
+          SESSION_THREADS);
+  }
+
+  /* Sealed messages. */
+  CHECK_STATUS(pqc_seal(ma, "scada-1", ctx, (const uint8_t *)"alarm", 5, big,
+                        PQC_OBJECT_MAX_BYTES, &fn),
+               PQC_OK, w);
+  n = 0;
+  CHECK_FAILS_WITH(pqc_seal(ma, "scada-1", ctx, (const uint8_t *)"alarm", 5,
+                            frame, 100, &n),
+                   PQC_ERR_BUFFER_TOO_SMALL, "seal short");
+  CHECK(n == 5 + pqc_seal_overhead_max(), "seal asked for %lu",
+        (unsigned long)n);
+  CHECK_FAILS_WITH(pqc_seal(ma, "nobody", ctx, (const uint8_t *)"x", 1, frame,
+                            fcap, &n),
+                   PQC_ERR_UNTRUSTED, "seal to an unknown device");
+  memset(name, 0, sizeof name);
+  CHECK_FAILS_WITH(pqc_open(mb, big, fn, "plant/other", pt, fcap, &n, name,
+                            sizeof name),
+                   PQC_ERR_VERIFY, "sealed frame on another context");
+  CHECK_FAILS_WITH(pqc_open(mb, big, fn, ctx, pt, fcap, &n, name, 10),
+                   PQC_ERR_BUFFER_TOO_SMALL, "open, short sender buffer");
+  CHECK_STATUS(pqc_open(mb, big, fn, ctx, pt, fcap, &n, name, sizeof name),
+               PQC_OK, w);
+  CHECK(n == 5 && memcmp(pt, "alarm", 5) == 0 && strcmp(name, "plc-1") == 0,
+        "opened \"%.*s\" from \"%s\"", (int)n, (const char *)pt, name);
+  CHECK_FAILS_WITH(pqc_open(mb, big, fn, ctx, pt, fcap, &n, NULL, 0),
+                   PQC_ERR_REPLAY, "sealed frame twice");
+  CHECK_FAILS_WITH(pqc_open(ma, big, fn, ctx, pt, fcap, &n, NULL, 0),
+                   PQC_ERR_UNTRUSTED, "sealed frame for another device");
+
+  /* Restart of B: its manager goes, a new one resumes the session. */
+  CHECK_STATUS(pqc_session_save(sb), PQC_OK, w);
+  CHECK_STATUS(pqc_session_manager_enforce_policy(mb), PQC_OK, w);
+  CHECK_STATUS(pqc_session_manager_resumed(mb, big, PQC_OBJECT_MAX_BYTES, &n),
+               PQC_OK, w);
+  CHECK(n == 0, "a fresh manager reports %lu resumed bytes", (unsigned long)n);
+  pqc_session_manager_free(mb);
+  mb = NULL;
+  CHECK_FAILS_WITH(pqc_session_protect(sb, pt, 1, frame, fcap, &n),
+                   PQC_ERR_CLOSED, "session of a freed manager");
+  pqc_session_free(sb);
+  sb = NULL;
+  CHECK_STATUS(pqc_session_manager_new(b, PQC_SESSION_RESUME, &mb2), PQC_OK,
+               w);
+  if (mb2 != NULL) {
+    n = 0;
+    CHECK_FAILS_WITH(pqc_session_manager_resumed(mb2, big, 3, &n),
+                     PQC_ERR_BUFFER_TOO_SMALL, "resumed short");
+    CHECK(n == PQC_SESSION_ID_BYTES, "resumed needs %lu", (unsigned long)n);
+    CHECK_STATUS(pqc_session_manager_resumed(mb2, big, PQC_OBJECT_MAX_BYTES,
+                                             &n),
+                 PQC_OK, w);
+    CHECK(n == PQC_SESSION_ID_BYTES && memcmp(big, sid_a, n) == 0,
+          "resumed %lu bytes", (unsigned long)n);
+    CHECK_STATUS(pqc_session_manager_find(mb2, sid_a, sizeof sid_a, &sb),
+                 PQC_OK, w);
+  }
+  if (sb != NULL) {
+    /* The restored side sends first; its frames ask A to ratchet, and
+     * A's answer opens a fresh chain B accepts. */
+    CHECK_STATUS(pqc_session_protect(sb, (const uint8_t *)"back", 4, frame,
+                                     fcap, &fn),
+                 PQC_OK, w);
+    CHECK_STATUS(pqc_session_unprotect(sa, frame, fn, pt, fcap, &n), PQC_OK,
+                 "A reads the resumed B");
+    CHECK_STATUS(pqc_session_needs_reply(sa, &needs), PQC_OK, w);
+    CHECK(needs == 1, "a resumed peer did not ask for a reply");
+    CHECK_STATUS(pqc_session_protect(sa, (const uint8_t *)"ack", 3, frame,
+                                     fcap, &fn),
+                 PQC_OK, w);
+    CHECK_STATUS(pqc_session_unprotect(sb, frame, fn, pt, fcap, &n), PQC_OK,
+                 "resumed B reads A");
+    CHECK(n == 3 && memcmp(pt, "ack", 3) == 0, "resumed plaintext");
+  }
+
+  /* Revoking A's key closes B's sessions with A and refuses new ones. */
+  CHECK_STATUS(pqc_identity_key_id(a, kid_a, sizeof kid_a), PQC_OK, w);
+  CHECK_STATUS(pqc_ca_revoke(f.ca, kid_a, 1, f.revl, PQC_REVOCATION_MAX_BYTES,
+                             &f.revl_n),
+               PQC_OK, w);
+  CHECK_STATUS(pqc_identity_apply_revocation(b, f.revl, f.revl_n), PQC_OK, w);
+  if (sb != NULL) {
+    CHECK_FAILS_WITH(pqc_session_protect(sb, pt, 1, frame, fcap, &n),
+                     PQC_ERR_CLOSED, "session with a revoked peer");
+  }
+  CHECK_STATUS(pqc_session_initiate(ma, "scada-1", ctx, init,
+                                    PQC_HANDSHAKE_MAX_BYTES, &init_n),
+               PQC_OK, w);
+  if (mb2 != NULL) {
+    CHECK_FAILS_WITH(pqc_session_handle_handshake(mb2, init, init_n, resp,
+                                                  PQC_HANDSHAKE_MAX_BYTES,
+                                                  &resp_n, &sx),
+                     PQC_ERR_REVOKED, "Init from a revoked peer");
+    CHECK_FAILS_WITH(pqc_seal(mb2, "plc-1", ctx, pt, 1, big,
+                              PQC_OBJECT_MAX_BYTES, &n),
+                     PQC_ERR_REVOKED, "seal to a revoked peer");
+  }
+
+out:
+  /* Closed, freed and forged handles. */
+  if (sa != NULL) {
+    CHECK_STATUS(pqc_session_close(sa), PQC_OK, w);
+    CHECK_FAILS_WITH(pqc_session_protect(sa, pt, 1, frame, fcap, &n),
+                     PQC_ERR_CLOSED, "closed session");
+    CHECK_STATUS(pqc_session_close(sa), PQC_OK, "closing twice");
+  }
+  CHECK_FAILS_WITH(pqc_session_close((pqc_session *)(uintptr_t)0x3040u),
+                   PQC_ERR_CLOSED, "close a forged session");
+  pqc_session_free(sa);
+  pqc_session_free(sb);
+  pqc_session_free(NULL);
+  pqc_session_manager_free(NULL);
+  if (sa != NULL) {
+    CHECK_FAILS_WITH(pqc_session_protect(sa, pt, 1, frame, fcap, &n),
+                     PQC_ERR_CLOSED, "freed session");
+    CHECK_FAILS_WITH(pqc_session_needs_reply(sa, &needs), PQC_ERR_CLOSED,
+                     "freed session");
+  }
+  CHECK_FAILS_WITH(
+      pqc_session_unprotect((pqc_session *)(uintptr_t)0x3030u, frame, 10, pt,
+                            fcap, &n),
+      PQC_ERR_CLOSED, "forged session");
+  CHECK_FAILS_WITH(pqc_session_initiate((pqc_session_manager *)(void *)a,
+                                        "scada-1", ctx, init,
+                                        PQC_HANDSHAKE_MAX_BYTES, &init_n),
+                   PQC_ERR_CLOSED, "identity used as a manager");
+  /* A manager outliving its identity refuses work instead of crashing. */
+  pqc_identity_free(a);
+  a = NULL;
+  if (ma != NULL) {
+    CHECK_FAILS_WITH(pqc_seal(ma, "scada-1", ctx, pt, 1, big,
+                              PQC_OBJECT_MAX_BYTES, &n),
+                     PQC_ERR_CLOSED, "manager of a freed identity");
+  }
+  pqc_session_manager_free(ma);
+  pqc_session_manager_free(mb);
+  pqc_session_manager_free(mb2);
+  if (ma != NULL) {
+    CHECK_FAILS_WITH(pqc_session_manager_enforce_policy(ma), PQC_ERR_CLOSED,
+                     "freed manager");
+  }
+  pqc_identity_free(a);
+  pqc_identity_free(b);
+  free(chain_a);
+  free(chain_b);
+  free(init);
+  free(resp);
+  free(frame);
+  free(frame2);
+  free(pt);
+  free(big);
+  (void)fn2;
+  fleet_free(&f);
+}
+
 /* ---- Threads ------------------------------------------------------------ */
 
 /* Each thread fails in its own way between two barriers, so both failures
@@ -1486,6 +2056,7 @@ int main(int argc, char **argv) {
   test_unsupported_and_bad_new();
   test_closed_and_forged();
   test_identity();
+  test_sessions();
   test_keystore_hardening();
   test_last_error_per_thread();
   test_shared_handles();

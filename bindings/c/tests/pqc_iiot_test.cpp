@@ -19,6 +19,7 @@
 #include <string_view>
 #include <thread>
 #include <type_traits>
+#include <optional>
 #include <vector>
 
 namespace {
@@ -574,3 +575,179 @@ TEST(Errors, EveryStatusHasAClass) {
 }
 
 }  // namespace
+
+// ---- Sessions and sealed messages ---------------------------------------------
+
+// A CA and two provisioned devices, plc-1 (a) and scada-1 (b), each with
+// a session manager that knows the other.
+struct SessionFleet {
+  TempDir dir;
+  pqc_iiot::Ca ca;
+  std::vector<std::uint8_t> anchor, policy, revocations, chain_a, chain_b;
+  pqc_iiot::Identity a, b;
+  pqc_iiot::SessionManager ma, mb;
+
+  SessionFleet()
+      : ca(pqc_iiot::Ca::create(dir.file("ca.store"), pqc_iiot::KeyKind::raw_key,
+                                pqc_iiot::random_bytes(32), "root", 86400)),
+        anchor(ca.certificate()),
+        policy(sign_policy(ca)),
+        revocations(ca.revoke({})),
+        a(device("plc-1", chain_a)),
+        b(device("scada-1", chain_b)),
+        ma(a),
+        mb(b) {
+    EXPECT_EQ(ma.add_peer(chain_b), "scada-1");
+    EXPECT_EQ(mb.add_peer(chain_a), "plc-1");
+  }
+
+  static std::vector<std::uint8_t> sign_policy(pqc_iiot::Ca &ca) {
+    pqc_iiot::PolicyOptions opts;
+    opts.ttl_seconds = 3600;
+    return ca.sign_policy(opts);
+  }
+
+  pqc_iiot::Identity device(const std::string &name, std::vector<std::uint8_t> &chain) {
+    auto id = pqc_iiot::Identity::create(dir.file(name + ".store"), pqc_iiot::KeyKind::raw_key,
+                                         pqc_iiot::random_bytes(32), name);
+    auto request = id.join_request();
+    ca.allow(name, id.factory_public_key());
+    chain = ca.enroll(request, 86400);
+    id.install(chain, anchor);
+    id.apply_policy(policy);
+    id.apply_revocation(revocations);
+    return id;
+  }
+
+  // A established session: {initiator's end, responder's end}.
+  std::pair<pqc_iiot::Session, pqc_iiot::Session> connect(const std::string &context) {
+    auto init = ma.initiate("scada-1", context);
+    auto resp = mb.handle_handshake(init);
+    EXPECT_FALSE(resp.reply.empty());
+    EXPECT_TRUE(resp.session.has_value());
+    auto done = ma.handle_handshake(resp.reply);
+    EXPECT_TRUE(done.reply.empty());
+    EXPECT_TRUE(done.session.has_value());
+    return {std::move(*done.session), std::move(*resp.session)};
+  }
+};
+
+static_assert(!std::is_copy_constructible_v<pqc_iiot::Session>);
+static_assert(std::is_nothrow_move_constructible_v<pqc_iiot::Session>);
+static_assert(!std::is_copy_constructible_v<pqc_iiot::SessionManager>);
+static_assert(std::is_nothrow_move_assignable_v<pqc_iiot::SessionManager>);
+
+std::vector<std::uint8_t> bytes_of(std::string_view s) {
+  return std::vector<std::uint8_t>(s.begin(), s.end());
+}
+
+TEST(Session, HandshakeProtectUnprotectAndNegatives) {
+  SessionFleet f;
+  const std::string context = "plant/line2/cmd";
+  auto [sa, sb] = f.connect(context);
+  EXPECT_EQ(sa.id(), sb.id());
+  EXPECT_EQ(sa.peer_id(), "scada-1");
+  EXPECT_EQ(sb.peer_id(), "plc-1");
+  EXPECT_FALSE(sa.needs_reply());
+
+  auto frame = sa.protect("start pump");
+  EXPECT_EQ(frame.size(), 10 + 59 + 16u);
+  EXPECT_EQ(sb.unprotect(frame), bytes_of("start pump"));
+  EXPECT_EQ(status_of<pqc_iiot::Replay>([&] { sb.unprotect(frame); }), PQC_ERR_REPLAY);
+  EXPECT_EQ(sa.unprotect(sb.protect("")), std::vector<std::uint8_t>{});
+
+  auto next = sa.protect("stop pump");
+  auto forged = next;
+  forged.back() ^= 1;
+  EXPECT_THROW(sb.unprotect(forged), pqc_iiot::VerifyFailed);
+  EXPECT_THROW(f.mb.unprotect(next, "plant/other"), pqc_iiot::VerifyFailed);
+  auto routed = f.mb.unprotect(next, context);
+  EXPECT_EQ(routed.session_id, sb.id());
+  EXPECT_EQ(routed.plaintext, bytes_of("stop pump"));
+
+  // find gives another handle; releasing one leaves the session alive.
+  auto found = f.mb.find(sb.id());
+  EXPECT_NE(found.native_handle(), sb.native_handle());
+  { pqc_iiot::Session gone = std::move(sb); }
+  EXPECT_EQ(found.peer_id(), "plc-1");
+  EXPECT_THROW(f.mb.find(pqc_iiot::SessionId{}), pqc_iiot::StateError);
+
+  sa.save();
+  f.ma.enforce_policy();
+  EXPECT_TRUE(f.ma.resumed().empty());
+  sa.close();
+  EXPECT_THROW(sa.protect("x"), pqc_iiot::Closed);
+  pqc_iiot::Session moved = std::move(found);
+  EXPECT_THROW(found.id(), pqc_iiot::Closed);  // NOLINT(bugprone-use-after-move)
+  EXPECT_THROW(f.ma.initiate("nobody", context), pqc_iiot::Untrusted);
+}
+
+TEST(Session, Batches) {
+  SessionFleet f;
+  auto [sa, sb] = f.connect("plant/batch");
+  std::vector<std::string> texts;
+  for (int i = 0; i < 64; i++) {
+    texts.push_back("sample " + std::to_string(i));
+  }
+  std::vector<ByteView> msgs(texts.begin(), texts.end());
+  auto frames = sa.protect_batch(msgs);
+  ASSERT_EQ(frames.size(), msgs.size());
+  auto views = frames.views();
+  views.push_back(views[3]);  // a replay inside the batch
+  auto pts = sb.unprotect_batch(views);
+  ASSERT_EQ(pts.size(), views.size());
+  for (std::size_t i = 0; i < texts.size(); i++) {
+    ASSERT_TRUE(pts.ok(i)) << i << ": " << pts.status(i);
+    EXPECT_EQ(std::string(reinterpret_cast<const char *>(pts[i].data()), pts[i].size()),
+              texts[i]);
+  }
+  EXPECT_EQ(pts.status(texts.size()), PQC_ERR_REPLAY);
+  EXPECT_EQ(sa.protect_batch({}).size(), 0u);
+}
+
+TEST(Session, SealedAndRevocation) {
+  SessionFleet f;
+  auto frame = f.ma.seal("scada-1", "plant/alarm", "overpressure");
+  EXPECT_LE(frame.size(), 12 + pqc_iiot::SessionManager::seal_overhead_max());
+  EXPECT_THROW(f.mb.open(frame, "plant/other"), pqc_iiot::VerifyFailed);
+  auto opened = f.mb.open(frame, "plant/alarm");
+  EXPECT_EQ(opened.sender, "plc-1");
+  EXPECT_EQ(opened.plaintext, bytes_of("overpressure"));
+  EXPECT_THROW(f.mb.open(frame, "plant/alarm"), pqc_iiot::Replay);
+  EXPECT_THROW(f.ma.seal("nobody", "plant/alarm", "x"), pqc_iiot::Untrusted);
+
+  auto [sa, sb] = f.connect("plant/cmd");
+  f.b.apply_revocation(f.ca.revoke({f.a.key_id()}));
+  EXPECT_THROW(sb.protect("x"), pqc_iiot::Closed);
+  EXPECT_THROW(f.mb.handle_handshake(f.ma.initiate("scada-1", "plant/cmd")), pqc_iiot::Revoked);
+}
+
+TEST(Session, AnnouncementAndResume) {
+  SessionFleet f;
+  std::optional<pqc_iiot::SessionManager> mb;
+  mb.emplace(f.b, true);
+  mb->accept_announcement(f.a.announcement("fleet/announce"), "fleet/announce");
+  auto init = f.ma.initiate("scada-1", "plant/cmd");
+  auto resp = mb->handle_handshake(init);
+  auto done = f.ma.handle_handshake(resp.reply);
+  ASSERT_TRUE(done.session && resp.session);
+  auto &sa = *done.session;
+  const auto id = sa.id();
+  // An identical retransmitted Init: same reply, no second session.
+  auto again = mb->handle_handshake(init);
+  EXPECT_EQ(again.reply, resp.reply);
+  EXPECT_FALSE(again.session.has_value());
+  EXPECT_EQ(resp.session->unprotect(sa.protect("before")), bytes_of("before"));
+
+  // B restarts: its sessions come back from the keystore.
+  resp.session.reset();
+  mb.reset();
+  mb.emplace(f.b, true);
+  auto ids = mb->resumed();
+  ASSERT_EQ(ids.size(), 1u);
+  EXPECT_EQ(ids[0], id);
+  auto sb = mb->find(id);
+  EXPECT_EQ(sa.unprotect(sb.protect("after restart")), bytes_of("after restart"));
+  EXPECT_TRUE(sa.needs_reply());
+  EXPECT_EQ(sb.unprotect(sa.protect("ack")), bytes_of("ack"));
+}

@@ -9,7 +9,8 @@ libpqc_iiot.
 
 Device provisioning (keystores, a CA, certificate chains, fleet policy and
 revocation) is in :class:`Identity`, :class:`CertificateAuthority` and
-:class:`Trust`.
+:class:`Trust`; sessions and sealed messages between devices in
+:class:`SessionManager` and :class:`Session`.
 
 The library is the one bundled with the package, or the file named by the
 ``PQC_IIOT_LIBRARY`` environment variable (read once, at import).
@@ -46,6 +47,7 @@ from .errors import (
 )
 from .identity import DAY, MAX_DURATION_SECONDS, CertificateAuthority, Identity, Trust
 from .kem import Kem
+from .session import Opened, Session, SessionManager, frame_overhead_max, seal_overhead_max
 from .signature import Signature
 
 __version__ = "0.1.0"
@@ -76,6 +78,9 @@ __all__ = [
     "RevokedError",
     "RollbackError",
     "STATUS_ERRORS",
+    "Opened",
+    "Session",
+    "SessionManager",
     "Signature",
     "StateError",
     "Status",
@@ -86,8 +91,10 @@ __all__ = [
     "WrongKeyError",
     "abi_version",
     "error_for_status",
+    "frame_overhead_max",
     "library_path",
     "random_bytes",
+    "seal_overhead_max",
     "version",
 ]
 

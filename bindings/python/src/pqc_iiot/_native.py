@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import ctypes
 import os
-from ctypes import POINTER, c_char_p, c_int, c_int64, c_size_t, c_uint64, c_void_p
+from ctypes import (POINTER, c_char_p, c_int, c_int64, c_size_t, c_uint32, c_uint64,
+                    c_void_p)
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -22,6 +23,11 @@ ABI_VERSION = 1
 OBJECT_MAX_BYTES = 262144
 REVOCATION_MAX_BYTES = 524288
 KEY_ID_BYTES = 16
+#: Session sizes fixed by the header (PQC_SESSION_ID_BYTES, ...).
+SESSION_ID_BYTES = 16
+HANDSHAKE_MAX_BYTES = 16384
+DEVICE_ID_MAX_BYTES = 129
+SESSION_RESUME = 1
 
 #: How the keystore key argument is read (PQC_KEYSTORE_*).
 KEYSTORE_PASSPHRASE = 0
@@ -154,6 +160,59 @@ _PROTOTYPES: dict[str, tuple[Any, Sequence[Any]]] = {
     ),
     "pqc_ca_revoke": (
         c_int, (c_void_p, _buf, c_size_t, _buf, c_size_t, _size_p),
+    ),
+    # Sessions and sealed messages. Batch calls take arrays of pointers and
+    # lengths, passed as void pointers to ctypes arrays built per call.
+    "pqc_session_manager_new": (c_int, (c_void_p, c_uint32, _handle_p)),
+    "pqc_session_manager_free": (None, (c_void_p,)),
+    "pqc_session_manager_add_peer": (
+        c_int, (c_void_p, _buf, c_size_t, _buf, c_size_t, _size_p),
+    ),
+    "pqc_session_manager_accept_announcement": (
+        c_int, (c_void_p, _buf, c_size_t, c_char_p),
+    ),
+    "pqc_session_manager_enforce_policy": (c_int, (c_void_p,)),
+    "pqc_session_manager_resumed": (c_int, (c_void_p, _buf, c_size_t, _size_p)),
+    "pqc_session_manager_find": (c_int, (c_void_p, _buf, c_size_t, _handle_p)),
+    "pqc_session_manager_unprotect": (
+        c_int, (c_void_p, _buf, c_size_t, c_char_p, _buf, c_size_t, _size_p, _buf),
+    ),
+    "pqc_session_initiate": (
+        c_int, (c_void_p, c_char_p, c_char_p, _buf, c_size_t, _size_p),
+    ),
+    "pqc_session_handle_handshake": (
+        c_int, (c_void_p, _buf, c_size_t, _buf, c_size_t, _size_p, _handle_p),
+    ),
+    "pqc_session_frame_overhead_max": (c_size_t, ()),
+    "pqc_session_free": (None, (c_void_p,)),
+    "pqc_session_close": (c_int, (c_void_p,)),
+    "pqc_session_id": (c_int, (c_void_p, _buf, c_size_t)),
+    "pqc_session_peer_id": (c_int, (c_void_p, _buf, c_size_t, _size_p)),
+    "pqc_session_needs_reply": (c_int, (c_void_p, POINTER(c_int))),
+    "pqc_session_save": (c_int, (c_void_p,)),
+    "pqc_session_protect": (
+        c_int, (c_void_p, _buf, c_size_t, _buf, c_size_t, _size_p),
+    ),
+    "pqc_session_unprotect": (
+        c_int, (c_void_p, _buf, c_size_t, _buf, c_size_t, _size_p),
+    ),
+    "pqc_session_protect_batch": (
+        c_int,
+        (c_void_p, c_void_p, c_void_p, c_size_t, _buf, c_size_t, c_void_p, _size_p),
+    ),
+    "pqc_session_unprotect_batch": (
+        c_int,
+        (c_void_p, c_void_p, c_void_p, c_size_t, _buf, c_size_t, c_void_p, c_void_p,
+         _size_p),
+    ),
+    "pqc_seal_overhead_max": (c_size_t, ()),
+    "pqc_seal": (
+        c_int,
+        (c_void_p, c_char_p, c_char_p, _buf, c_size_t, _buf, c_size_t, _size_p),
+    ),
+    "pqc_open": (
+        c_int,
+        (c_void_p, _buf, c_size_t, c_char_p, _buf, c_size_t, _size_p, _buf, c_size_t),
     ),
 }
 
