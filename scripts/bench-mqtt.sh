@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # MQTT end-to-end benchmark through a local Mosquitto: plain paho vs the
-# client with a pass-through codec vs the signing test codec, same run,
-# with the ratios to plain paho. Needs mosquitto (apt-get install mosquitto).
+# client with a pass-through codec, the signing test codec, and the
+# production SessionCodec in session mode and in sealed mode, same run, with
+# the ratios to plain paho. Needs mosquitto (apt-get install mosquitto).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-20000}"

@@ -62,8 +62,10 @@ func caAllow(e *env, args []string) error {
 	dir := fs.String("dir", "", "CA directory")
 	device := fs.String("device", "", "device id")
 	factory := fs.String("factory-key", "", "the device's factory public key file")
-	var roles listFlag
+	var roles, pubs, subs listFlag
 	fs.Var(&roles, "role", "role to grant (repeatable)")
+	fs.Var(&pubs, "publish", "MQTT topic filter (or CoAP path prefix) the device may publish on (repeatable)")
+	fs.Var(&subs, "subscribe", "MQTT topic filter (or CoAP path prefix) the device may read (repeatable)")
 	pp := passphraseFlag(fs)
 	if err := parse(fs, args, "dir", "device", "factory-key"); err != nil {
 		return err
@@ -81,10 +83,14 @@ func caAllow(e *env, args []string) error {
 		return err
 	}
 	defer closer.Close()
-	if err := ca.Allow(identity.AllowedDevice{DeviceID: *device, FactoryKey: key, Roles: roles}); err != nil {
+	topics := topicPermissions(pubs, subs)
+	if err := ca.Allow(identity.AllowedDevice{DeviceID: *device, FactoryKey: key, Roles: roles, Topics: topics}); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "allowed %s (factory key %s %x)\n", *device, key.Alg, key.ID())
+	for _, t := range topics {
+		fmt.Fprintf(e.stdout, "  topic %s: publish %v, subscribe %v\n", t.Filter, t.Publish, t.Subscribe)
+	}
 	return nil
 }
 
@@ -122,4 +128,31 @@ func caEnroll(e *env, args []string) error {
 	leaf := parsed[0]
 	fmt.Fprintf(e.stdout, "issued %s epoch %d, key id %x, valid until %s\n", leaf.Subject, leaf.Epoch, leaf.KeyID, time.Unix(leaf.Expiry, 0).UTC().Format(time.RFC3339))
 	return nil
+}
+
+// topicPermissions merges --publish and --subscribe into one entry per
+// filter, in the order first given, so a certificate lists each filter once.
+func topicPermissions(pubs, subs []string) []identity.TopicPermission {
+	var out []identity.TopicPermission
+	idx := map[string]int{}
+	add := func(filter string, pub bool) {
+		i, ok := idx[filter]
+		if !ok {
+			i = len(out)
+			idx[filter] = i
+			out = append(out, identity.TopicPermission{Filter: filter})
+		}
+		if pub {
+			out[i].Publish = true
+		} else {
+			out[i].Subscribe = true
+		}
+	}
+	for _, f := range pubs {
+		add(f, true)
+	}
+	for _, f := range subs {
+		add(f, false)
+	}
+	return out
 }

@@ -51,6 +51,9 @@ var commands = []command{
 	{"policy sign", "sign a fleet policy with the CA key", policySign},
 	{"revoke", "add keys to the CA's cumulative revocation list and sign it", revoke},
 	{"inspect", "decode any pqc-iiot object to JSON, optionally verifying it", inspect},
+	{"publish-policy", "publish a CA-signed policy, retained, through an MQTT broker", publishPolicy},
+	{"publish-revocation", "publish a CA-signed revocation list, retained, through an MQTT broker", publishRevocation},
+	{"demo", "run the MQTT showcase: sensor and SCADA over a post-quantum session, attacks rejected", demo},
 	{"keygen", "generate a raw key pair for any registered algorithm", keygen},
 }
 

@@ -12,6 +12,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/pqc-iiot/pqc-iiot/core/identity"
 	"github.com/pqc-iiot/pqc-iiot/core/mqtt/brokertest"
 )
 
@@ -20,9 +21,10 @@ var benchRun atomic.Int64
 // BenchmarkIntegrationMosquitto_EndToEnd64B sends 64-byte payloads from one
 // client to another through a local Mosquitto at QoS 1, with 8 publishing
 // goroutines, three ways in the same run: plain paho (no protection), this
-// client with a pass-through codec (the transport's own cost), and this
-// client with the signing test codec (ML-DSA-65 per message: a worst case,
-// the session engine's AEAD frames are far cheaper). Latency is from the
+// client with a pass-through codec (the transport's own cost), this client
+// with the signing test codec (ML-DSA-65 per message), and the production
+// SessionCodec in session mode (AEAD frames of a ratcheted session) and in
+// sealed mode (one signature and one KEM encapsulation per message). Latency is from the
 // Publish call to the subscriber's handler.
 // The broker runs without persistence so its disk does not set the pace.
 //
@@ -33,6 +35,8 @@ func BenchmarkIntegrationMosquitto_EndToEnd64B(b *testing.B) {
 	b.Run("plain-paho", func(b *testing.B) { benchE2E(b, mq, f, "plain") })
 	b.Run("passthrough-codec", func(b *testing.B) { benchE2E(b, mq, f, "pass") })
 	b.Run("test-codec-ML-DSA-65", func(b *testing.B) { benchE2E(b, mq, f, "test") })
+	b.Run("session-codec", func(b *testing.B) { benchE2E(b, mq, f, "session") })
+	b.Run("sealed-codec", func(b *testing.B) { benchE2E(b, mq, f, "sealed") })
 }
 
 const benchConcurrency = 8
@@ -72,6 +76,34 @@ func benchE2E(b *testing.B, mq *brokertest.Mosquitto, f *testFleet, mode string)
 			tok.Wait()
 			return tok.Error()
 		}
+	case "session", "sealed":
+		// The production codec over real keystores: pairwise session
+		// (handshake before the timer starts) or one multi-recipient
+		// sealed frame per message (ML-DSA-65 signature, X-Wing
+		// encapsulation).
+		codecMode := ModeSessions
+		if mode == "sealed" {
+			codecMode = ModeSealed
+		}
+		perm := []identity.TopicPermission{{Filter: "bench/#", Publish: true, Subscribe: true}}
+		// Earlier runs' devices are still announced (retained) and may
+		// read bench/#: address only this run's subscriber.
+		subID := fmt.Sprintf("bench-sub-%d", run)
+		only := func(co *SessionCodecOptions, _ *Options) {
+			co.Recipients = func(string) []string { return []string{subID} }
+		}
+		pub := newRNode(b, f, mq.URL(), fmt.Sprintf("bench-pub-%d", run), perm, codecMode, only)
+		sub := newRNode(b, f, mq.URL(), subID, perm, codecMode, nil)
+		pub.knows(b, sub.id)
+		sub.knows(b, pub.id)
+		if err := sub.client.Subscribe(topic, func(m Message) { onRecv(m.Payload) }); err != nil {
+			b.Fatal(err)
+		}
+		// Warm-up outside the measurement: the handshake in session mode.
+		if err := pub.client.Publish(context.Background(), topic, make([]byte, 4)); err != nil {
+			b.Fatal(err)
+		}
+		publish = func(p []byte) error { return pub.client.Publish(context.Background(), topic, p) }
 	default:
 		var pubOpts, subOpts func(*Options)
 		if mode == "pass" {

@@ -12,6 +12,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/pqc-iiot/pqc-iiot/core/identity"
+	"github.com/pqc-iiot/pqc-iiot/core/session"
 )
 
 // Client is a secure MQTT client. It is safe for concurrent use.
@@ -28,6 +29,7 @@ type Client struct {
 	pc     paho.Client
 	lim    *limiter
 	hinter PeerHinter
+	sc     *SessionCodec
 
 	inbound chan inboundFrame
 	recv    chan Message
@@ -59,6 +61,7 @@ type counters struct {
 	droppedOversize, droppedBadTopic, droppedRateLimited, droppedUnprotect,
 	droppedAnnouncement, droppedPolicy, droppedRevocation, droppedSync, droppedNoHandler,
 	delivered, acceptedAnnouncements, acceptedPolicies, acceptedRevocations,
+	droppedNotForMe, droppedHandshake, droppedKeepRatchet, acceptedHandshakes, acceptedKeepRatchet,
 	published, publishFailed, queueFull, reconnects, connectionLost atomic.Uint64
 }
 
@@ -107,6 +110,13 @@ func NewClient(opts Options) (*Client, error) {
 	}
 	if h, ok := opts.Codec.(PeerHinter); ok {
 		c.hinter = h
+	}
+	if sc, ok := opts.Codec.(*SessionCodec); ok {
+		if opts.Trust == nil || opts.Device == nil {
+			// Recipients and handshakes come from the control plane.
+			return nil, errors.New("mqtt: a SessionCodec needs Options.Device and Options.Trust")
+		}
+		c.sc = sc
 	}
 	def := func(v *int, d int) {
 		if *v <= 0 {
@@ -162,6 +172,9 @@ func NewClient(opts Options) (*Client, error) {
 		po.SetTLSConfig(opts.TLSConfig)
 	}
 	c.pc = paho.NewClient(po)
+	if c.sc != nil {
+		c.sc.attach(c)
+	}
 	return c, nil
 }
 
@@ -212,6 +225,10 @@ func (c *Client) onConnect(paho.Client) {
 func (c *Client) setupSession(ctx context.Context) error {
 	if c.opts.Trust != nil {
 		ctl := map[string]byte{TopicPolicy: 1, TopicRevocation: 1, SyncTopic(c.id) + "/+": 1}
+		if c.sc != nil {
+			ctl[HandshakeTopic(c.id)] = 1
+			ctl[RatchetTopic(c.id)] = 1
+		}
 		if err := wait(ctx, c.pc.SubscribeMultiple(ctl, nil), c.closed); err != nil {
 			return fmt.Errorf("mqtt: subscribe control plane: %w", err)
 		}
@@ -474,7 +491,10 @@ func (c *Client) Stats() Stats {
 		DroppedNoHandler: k.droppedNoHandler.Load(), Delivered: k.delivered.Load(),
 		AcceptedAnnouncements: k.acceptedAnnouncements.Load(), AcceptedPolicies: k.acceptedPolicies.Load(),
 		AcceptedRevocations: k.acceptedRevocations.Load(), Published: k.published.Load(),
-		PublishFailed: k.publishFailed.Load(), QueueFull: k.queueFull.Load(),
+		DroppedNotForMe: k.droppedNotForMe.Load(), DroppedHandshake: k.droppedHandshake.Load(),
+		DroppedKeepRatchet: k.droppedKeepRatchet.Load(), AcceptedHandshakes: k.acceptedHandshakes.Load(),
+		AcceptedKeepRatchet: k.acceptedKeepRatchet.Load(),
+		PublishFailed:       k.publishFailed.Load(), QueueFull: k.queueFull.Load(),
 		Reconnects: k.reconnects.Load(), ConnectionLost: k.connectionLost.Load(),
 	}
 }
@@ -508,6 +528,10 @@ func (c *Client) onMessage(_ paho.Client, m paho.Message) {
 			limit = MaxRevocationSize
 		case ctlSyncRequest:
 			limit = MaxSyncRequestSize
+		case ctlHandshake:
+			limit = session.MaxHandshakeSize
+		case ctlRatchet:
+			limit = c.opts.MaxPayload
 		}
 		if len(payload) > limit {
 			c.c.droppedOversize.Add(1)
@@ -516,6 +540,15 @@ func (c *Client) onMessage(_ paho.Client, m paho.Message) {
 		peer := id
 		if peer == "" {
 			peer = topic
+		}
+		if kind == ctlHandshake || kind == ctlRatchet {
+			// The topic names us; charge the claimed initiator or sender,
+			// so junk under other names cannot starve a genuine peer's
+			// handshakes. Responses name no one: they share one bucket.
+			peer = "hs-response"
+			if s, ok := session.ClaimedSender(payload); ok && session.ValidID(s) {
+				peer = s
+			}
 		}
 		if !c.lim.allowControl(peer, now) {
 			c.c.droppedRateLimited.Add(1)
@@ -529,7 +562,7 @@ func (c *Client) onMessage(_ paho.Client, m paho.Message) {
 		}
 		peer := "topic:" + topic
 		if c.hinter != nil {
-			if s, ok := c.hinter.PeerHint(payload); ok && identity.ValidID(s) {
+			if s, ok := c.hinter.PeerHint(payload); ok && session.ValidID(s) {
 				peer = s
 			}
 		}
@@ -575,6 +608,10 @@ func (c *Client) handleData(f inboundFrame) {
 		return
 	}
 	sender, plain, err := c.opts.Codec.Unprotect(f.topic, f.payload)
+	if errors.Is(err, ErrNotForMe) {
+		c.c.droppedNotForMe.Add(1)
+		return
+	}
 	if err != nil {
 		c.c.droppedUnprotect.Add(1)
 		c.fail(f.topic, err)

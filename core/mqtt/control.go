@@ -41,6 +41,29 @@ func (c *Client) handleControl(f inboundFrame) {
 			return
 		}
 		c.c.acceptedAnnouncements.Add(1)
+		if c.sc != nil {
+			c.sc.peerAnnounced(a.DeviceID)
+		}
+	case ctlHandshake, ctlRatchet:
+		if c.sc == nil || f.id != c.id {
+			c.c.droppedSync.Add(1)
+			return
+		}
+		if f.kind == ctlHandshake {
+			if err := c.sc.handleHandshake(f.payload); err != nil {
+				c.c.droppedHandshake.Add(1)
+				c.fail(f.topic, err)
+				return
+			}
+			c.c.acceptedHandshakes.Add(1)
+			return
+		}
+		if err := c.sc.handleKeepRatchet(f.topic, f.payload); err != nil {
+			c.c.droppedKeepRatchet.Add(1)
+			c.fail(f.topic, err)
+			return
+		}
+		c.c.acceptedKeepRatchet.Add(1)
 	case ctlPolicy, ctlSyncPolicy:
 		if f.kind == ctlSyncPolicy && f.id != c.id {
 			c.c.droppedSync.Add(1)
@@ -54,6 +77,9 @@ func (c *Client) handleControl(f inboundFrame) {
 			return
 		}
 		c.lim.applyPolicy(p)
+		if c.sc != nil {
+			c.sc.trustChanged()
+		}
 		c.c.acceptedPolicies.Add(1)
 		c.afterTrustChange(wasBlocked, now)
 	case ctlRevocation, ctlSyncRevocation:
@@ -66,6 +92,9 @@ func (c *Client) handleControl(f inboundFrame) {
 			c.c.droppedRevocation.Add(1)
 			c.fail(f.topic, err)
 			return
+		}
+		if c.sc != nil {
+			c.sc.trustChanged()
 		}
 		c.c.acceptedRevocations.Add(1)
 		c.afterTrustChange(wasBlocked, now)

@@ -1,7 +1,8 @@
 // Package mqtt is the MQTT transport of pqc-iiot: a client over
 // github.com/eclipse/paho.mqtt.golang that protects every application
-// payload end to end through a Codec (the session engine in core/session
-// implements it), keeps the fleet's trust material current over a reserved
+// payload end to end through a Codec (SessionCodec, over core/session:
+// multi-recipient sealed frames and pairwise sessions with handshakes on
+// pqc/v1/hs/<id>), keeps the fleet's trust material current over a reserved
 // control-plane topic tree (pqc/v1/...), and contains denial of service:
 // size and syntax checks before any parsing, token-bucket budgets charged
 // before any signature verification or decryption, bounded queues and

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pqc-iiot/pqc-iiot/core/identity"
 	"github.com/pqc-iiot/pqc-iiot/core/mqtt"
+	"github.com/pqc-iiot/pqc-iiot/core/store"
 )
 
 // A device publishing protected readings and reading commands. The codec
@@ -54,5 +55,38 @@ func ExampleControlPlane() {
 	}
 	if err := cp.PublishPolicy(ctx, policy); err != nil {
 		log.Fatal(err) // unsigned, stale or rolled back: nothing was published
+	}
+}
+
+// The production codec: sealed frames to every authorised subscriber of a
+// topic until pairwise sessions exist, then sessions. dev, trust and st are
+// the device's identity, trust state and keystore (identity.OpenDevice,
+// identity.LoadTrust over the same store).
+func ExampleNewSessionCodec() {
+	var (
+		dev   *identity.Device
+		trust *identity.Trust
+		st    *store.Store
+	)
+	if dev == nil {
+		return // provisioned with the CLI in a real program
+	}
+	codec, err := mqtt.NewSessionCodec(mqtt.SessionCodecOptions{Device: dev, Trust: trust, Store: st, Mode: mqtt.ModeAuto})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer codec.Close()
+	c, err := mqtt.NewClient(mqtt.Options{Broker: "tcp://127.0.0.1:1883", Codec: codec, Device: dev, Trust: trust})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.Connect(ctx); err != nil {
+		log.Fatal(err)
+	}
+	c.Subscribe("plant/#", func(m mqtt.Message) { fmt.Printf("%s from %s: %s\n", m.Topic, m.Sender, m.Payload) })
+	if err := c.Publish(ctx, "plant/line3/sensor-1/temp", []byte("21.5")); err != nil {
+		log.Print(err) // e.g. mqtt.ErrNoRecipients: no authorised reader
 	}
 }

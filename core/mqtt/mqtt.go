@@ -64,10 +64,15 @@ type Stats struct {
 	DroppedRevocation     uint64 // revocation list did not verify or rolled back
 	DroppedSync           uint64 // sync reply or request that was malformed or unexpected
 	DroppedNoHandler      uint64 // verified, but no subscription matched any more
+	DroppedNotForMe       uint64 // a codec frame addressed to other recipients only (fan-out, not an attack)
+	DroppedHandshake      uint64 // session handshake message refused
+	DroppedKeepRatchet    uint64 // keep-ratchet frame refused
 	Delivered             uint64 // verified application messages handed to a handler or Recv
 	AcceptedAnnouncements uint64
 	AcceptedPolicies      uint64
 	AcceptedRevocations   uint64
+	AcceptedHandshakes    uint64 // handshake messages processed (Init answered, Response completed, retransmission)
+	AcceptedKeepRatchet   uint64 // keep-ratchet frames that moved a session's ratchet
 	Published             uint64 // application Publish calls that returned nil (after PUBACK at QoS 1); control-plane publishes are not counted
 	PublishFailed         uint64 // Publish calls that returned an error after Protect
 	QueueFull             uint64 // Publish calls refused with ErrQueueFull
@@ -155,6 +160,11 @@ type Options struct {
 	MaxPayload int
 
 	Codec Codec
+	// Recipients, if set, names the devices a topic's frames are for; it
+	// is handed to a SessionCodec that has no Recipients of its own. By
+	// default a SessionCodec addresses the announced peers whose
+	// certificate grants Subscribe on the topic.
+	Recipients func(topic string) []string
 	// Device and Trust enable the control plane: the client announces
 	// Device's keys on pqc/v1/keys/<id> and keeps Trust current from the
 	// announcements, policy and revocation lists it receives.

@@ -123,6 +123,8 @@ const (
 	ctlSyncRequest
 	ctlSyncPolicy
 	ctlSyncRevocation
+	ctlHandshake // pqc/v1/hs/<id>: session handshakes for <id>
+	ctlRatchet   // pqc/v1/r/<id>: keep-ratchet frames for <id>
 )
 
 func classifyControl(topic string) (controlKind, string, error) {
@@ -131,6 +133,16 @@ func classifyControl(topic string) (controlKind, string, error) {
 		return ctlPolicy, "", nil
 	case topic == TopicRevocation:
 		return ctlRevocation, "", nil
+	case strings.HasPrefix(topic, TopicHandshakePrefix), strings.HasPrefix(topic, TopicRatchetPrefix):
+		kind, prefix := ctlHandshake, TopicHandshakePrefix
+		if strings.HasPrefix(topic, TopicRatchetPrefix) {
+			kind, prefix = ctlRatchet, TopicRatchetPrefix
+		}
+		id := topic[len(prefix):]
+		if !identity.ValidID(id) {
+			return ctlNone, "", fmt.Errorf("device id in %q: %w", truncate(topic), ErrBadTopic)
+		}
+		return kind, id, nil
 	case strings.HasPrefix(topic, TopicKeysPrefix):
 		id := topic[len(TopicKeysPrefix):]
 		if !identity.ValidID(id) {

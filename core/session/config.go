@@ -52,6 +52,11 @@ type Config struct {
 	// tag is checked, so jumps beyond MaxSkip are charged to the budget;
 	// 4096. Beyond it a chain cannot be followed until the next DH step.
 	MaxJump int
+	// SnapshotReserve is how many message numbers a session snapshot
+	// reserves ahead in each direction (Resume): one store write per that
+	// many messages, and up to that many frames refused after a restart;
+	// 64, at most MaxJump.
+	SnapshotReserve uint32
 }
 
 func (c *Config) now() time.Time {
@@ -111,5 +116,9 @@ func (c Config) withDefaults() Config {
 		c.MaxJump = 4096
 	}
 	c.MaxJump = max(c.MaxJump, c.MaxSkip)
+	if c.SnapshotReserve == 0 {
+		c.SnapshotReserve = reserve
+	}
+	c.SnapshotReserve = min(c.SnapshotReserve, uint32(c.MaxJump))
 	return c
 }

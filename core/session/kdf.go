@@ -66,6 +66,10 @@ func hmac256(key *[32]byte, msg []byte) [32]byte {
 	return sha256.Sum256(buf[:96])
 }
 
+// kdfNext is kdfCK's chain step alone, for skipping ahead without the
+// message keys (snapshots reserve numbers this way).
+func kdfNext(ck *[32]byte) [32]byte { return hmac256(ck, []byte{0x02}) }
+
 // kdfCK is Signal's symmetric-key ratchet step: the message key and the
 // next chain key from one HMAC key with constant inputs 0x01 and 0x02.
 func kdfCK(ck *[32]byte) (mk, next [32]byte) {

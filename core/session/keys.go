@@ -150,5 +150,26 @@ func verifySig(pub identity.PublicKey, msg, sig []byte) error {
 	return nil
 }
 
-// validID is identity's device id syntax, checked before any lookup.
-func validID(s string) bool { return identity.ValidID(s) }
+// validID is identity's device id syntax, checked before any lookup:
+// [A-Za-z0-9][A-Za-z0-9._:-]{0,127}, written out because it runs several
+// times per frame and the regular expression was a measurable share of a
+// session frame's cost. TestValidIDMatchesIdentity keeps the two equal.
+func validID(s string) bool { return ValidID(s) }
+
+// ValidID reports whether s is a valid device id (identity.ValidID's
+// syntax) without a regular expression.
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case i > 0 && (c == '.' || c == '_' || c == ':' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}

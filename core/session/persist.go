@@ -32,7 +32,7 @@ func (m *Manager) save(s *Session) error {
 }
 
 // MarshalBinary snapshots the session for a restart. The snapshot
-// reserves the next 64 message numbers in each direction: it records both
+// reserves the next Config.SnapshotReserve (64) message numbers in each direction: it records both
 // chains already advanced past them, and the live session saves again
 // before using them (when Config.Resume persists it). A restored session
 // therefore never reuses a message key it may have used before the crash,
@@ -49,8 +49,12 @@ func (s *Session) marshal() ([]byte, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
-	cks, nsCeil := advance(s.cks, s.ns, reserve)
-	ckr, nrCeil := advance(s.ckr, s.nr, reserve)
+	ahead := uint32(reserve)
+	if s.m != nil {
+		ahead = s.m.cfg.SnapshotReserve
+	}
+	cks, nsCeil := advance(s.cks, s.ns, ahead)
+	ckr, nrCeil := advance(s.ckr, s.nr, ahead)
 	defer clear(cks[:])
 	defer clear(ckr[:])
 	w := writer{}
@@ -91,9 +95,7 @@ func (s *Session) marshal() ([]byte, error) {
 // advance runs a chain n steps ahead, discarding the message keys.
 func advance(ck [32]byte, at uint32, n uint32) ([32]byte, uint32) {
 	for range n {
-		mk, next := kdfCK(&ck)
-		clear(mk[:])
-		ck = next
+		ck = kdfNext(&ck)
 	}
 	return ck, at + n
 }

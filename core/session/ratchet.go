@@ -27,8 +27,9 @@ const (
 	MaxPlaintext = 60 << 10
 	maxOldDHr    = 4 // previous peer ratchet keys remembered, to call their frames replays
 	maxDKs       = 3 // own KEM decapsulation keys kept while a PQ step is outstanding
-	// reserve is how far a snapshot reserves message numbers ahead; well
-	// below MaxSkip so the peer accepts the gap after a restore.
+	// reserve is how far a snapshot reserves message numbers ahead by
+	// default (Config.SnapshotReserve); well below MaxSkip so the peer
+	// accepts the gap after a restore.
 	reserve = 64
 )
 

@@ -1,0 +1,96 @@
+package session
+
+import "fmt"
+
+// A bundle carries one session data frame per recipient session in a
+// single transport message, with the sender's id in clear in front, so a
+// publisher with sessions to N subscribers of one MQTT topic still makes
+// one publish (one PUBACK, one retained copy) and each subscriber picks
+// the frame of its own session (docs/protocol.md, "Session bundles").
+// The bundle itself is not authenticated: every entry is, by its session,
+// and the receiver checks that the session's peer is the claimed sender.
+
+const typeBundle = 0x12
+
+// MaxBundleFrames bounds the entries of a bundle.
+const MaxBundleFrames = MaxRecipients
+
+// EncodeBundle frames data frames made by sessions of sender.
+func EncodeBundle(sender string, frames [][]byte) ([]byte, error) {
+	if !validID(sender) || len(frames) == 0 || len(frames) > MaxBundleFrames {
+		return nil, fmt.Errorf("%w: bundle of %d frames from %q", ErrMalformed, len(frames), sender)
+	}
+	n := 4 + len(sender)
+	for _, f := range frames {
+		n += 2 + len(f)
+	}
+	w := writer{b: make([]byte, 0, n)}
+	w.u8(Version)
+	w.u8(typeBundle)
+	w.str8(sender)
+	w.u8(byte(len(frames)))
+	for _, f := range frames {
+		w.bytes16(f)
+	}
+	return w.b, w.err
+}
+
+// ParseBundle splits a bundle; the frames alias the input.
+func ParseBundle(b []byte) (sender string, frames [][]byte, err error) {
+	r := reader{b: b}
+	r.header(typeBundle)
+	sender = string(r.bytes8())
+	n := int(r.u8())
+	// Each entry needs at least its length and a data frame header.
+	if r.err == nil && (n == 0 || n > MaxBundleFrames || n*(2+dataHeaderSize+tagSize) > len(b)-r.off) {
+		return "", nil, fmt.Errorf("%w: bundle of %d frames", ErrMalformed, n)
+	}
+	if r.err == nil {
+		frames = make([][]byte, n)
+	}
+	for i := range frames {
+		frames[i] = r.bytes16()
+		if r.err == nil && len(frames[i]) < 2+SessionIDSize {
+			return "", nil, fmt.Errorf("%w: bundle entry of %d bytes", ErrMalformed, len(frames[i]))
+		}
+	}
+	if err := r.end(); err != nil {
+		return "", nil, err
+	}
+	if !validID(sender) {
+		return "", nil, fmt.Errorf("%w: sender id syntax", ErrMalformed)
+	}
+	return sender, frames, nil
+}
+
+// IsBundle reports whether b claims to be a bundle (version and type only).
+func IsBundle(b []byte) bool { return len(b) >= 2 && b[0] == Version && b[1] == typeBundle }
+
+// ClaimedSender reads the sender a multi-recipient sealed frame, a bundle
+// or a handshake Init names in clear, without cryptography: for charging
+// the right budget before any verification. The claim is unauthenticated.
+func ClaimedSender(b []byte) (string, bool) {
+	if len(b) < 3 || b[0] != Version {
+		return "", false
+	}
+	off := 2
+	switch b[1] {
+	case typeMultiSealed, typeBundle, typeSealed:
+	case typeInit:
+		off = 3 + SessionIDSize
+	default:
+		return "", false
+	}
+	if len(b) <= off || len(b) < off+1+int(b[off]) {
+		return "", false
+	}
+	return string(b[off+1 : off+1+int(b[off])]), true
+}
+
+// FrameSessionID returns the session id of a data frame.
+func FrameSessionID(frame []byte) ([SessionIDSize]byte, bool) {
+	if len(frame) < 2+SessionIDSize || frame[0] != Version || frame[1] != typeData {
+		return [SessionIDSize]byte{}, false
+	}
+	return [SessionIDSize]byte(frame[2 : 2+SessionIDSize]), true
+}
