@@ -529,6 +529,157 @@ PQC_API int pqc_open(pqc_session_manager *m, const uint8_t *frame,
                      size_t cap, size_t *out_len, char *sender,
                      size_t sender_cap);
 
+/* ---- MQTT ------------------------------------------------------------------
+ * A client of an MQTT 3.1.1 broker that protects every application payload
+ * end to end with the identity's keys (docs/mqtt.md): the broker sees
+ * frames, never plaintext, and every message delivered names its sender as
+ * authenticated by signature or session, never as claimed by the topic or
+ * the MQTT client id. The control plane (announcements of keys, policy and
+ * revocation lists on pqc/v1/...) runs on its own; topics under pqc/ are
+ * reserved.
+ *
+ * Who may read and write a topic comes from the certificates: a publisher
+ * needs a Publish grant matching the topic (receivers drop frames without
+ * it), and its frames are encrypted to the announced peers whose Subscribe
+ * grant matches (or to the recipients option). pqc_ca_allow_topics puts the
+ * grants into the certificate a device's join request gets.
+ *
+ * The identity must stay open while its clients are used; once it is
+ * freed they answer PQC_ERR_CLOSED. Free clients first.
+ *
+ * Timeouts are in milliseconds; a negative timeout waits without limit.
+ *
+ * Errors: PQC_ERR_STATE (publish before connect, connect twice, no peer
+ * entitled to read the topic has announced keys yet), PQC_ERR_TIMEOUT,
+ * PQC_ERR_RATE_LIMITED (the bounded queue of publishes awaiting the
+ * broker's acknowledgement is full: back off), PQC_ERR_INVALID_ARGUMENT
+ * (topic syntax, a reserved pqc/ topic, payload over PQC_MQTT_MAX_PAYLOAD),
+ * PQC_ERR_IO (the network or broker failed), PQC_ERR_CLOSED. */
+
+#define PQC_MQTT_MAX_PAYLOAD 49152 /* bytes of application payload */
+#define PQC_MQTT_TOPIC_MAX_BYTES 513 /* a topic with its NUL */
+
+/* pqc_mqtt_options.mode */
+#define PQC_MQTT_MODE_AUTO 0     /* sessions where established, else sealed */
+#define PQC_MQTT_MODE_SEALED 1   /* one-shot signed frames, no handshakes */
+#define PQC_MQTT_MODE_SESSIONS 2 /* sessions only (handshake on demand) */
+
+/* pqc_mqtt_options.flags */
+#define PQC_MQTT_QOS0 1u /* publish and subscribe at QoS 0 (default QoS 1) */
+#define PQC_MQTT_CLEAN_SESSION 2u /* no broker session across disconnects */
+
+/* Zero fields (and NULL options) mean defaults. Set struct_size to
+ * sizeof(pqc_mqtt_options): a library that does not know that size
+ * refuses it (PQC_ERR_INVALID_ARGUMENT) rather than ignore fields. */
+typedef struct pqc_mqtt_options {
+  uint32_t struct_size;
+  uint32_t mode;           /* PQC_MQTT_MODE_* */
+  const char *client_id;   /* MQTT client id; NULL: the device id */
+  const char *username;    /* broker credentials; NULL: none */
+  const char *password;
+  const char *recipients;  /* comma-separated device ids every frame is
+                              for; NULL: from the certificates' grants */
+  uint32_t flags;          /* PQC_MQTT_* flags */
+  uint32_t keepalive_seconds;  /* 0: 30 */
+  uint32_t connect_timeout_ms; /* 0: 10000; also subscribe's timeout */
+  uint32_t queue_size; /* publishes awaiting acknowledgement; 0: 1000 */
+} pqc_mqtt_options;
+
+/* Cumulative counters. Set struct_size to sizeof(pqc_mqtt_stats_t). */
+typedef struct pqc_mqtt_stats_t {
+  uint32_t struct_size;
+  uint32_t reserved;
+  uint64_t delivered;      /* verified messages handed to recv / callback */
+  uint64_t published;      /* publishes acknowledged */
+  uint64_t publish_failed; /* publishes that failed after protection */
+  uint64_t queue_full;     /* publishes refused with PQC_ERR_RATE_LIMITED */
+  uint64_t dropped_oversize;
+  uint64_t dropped_bad_topic;
+  uint64_t dropped_rate_limited; /* over a pre-authentication budget */
+  uint64_t dropped_unprotect; /* forged, tampered, replayed or re-routed */
+  uint64_t dropped_not_for_me; /* frames for other subscribers (fan-out) */
+  uint64_t dropped_control;    /* control-plane objects refused */
+  uint64_t accepted_announcements;
+  uint64_t accepted_handshakes;
+  uint64_t reconnects;
+  uint64_t connection_lost;
+} pqc_mqtt_stats_t;
+
+typedef struct pqc_mqtt_client pqc_mqtt_client;
+typedef struct pqc_mqtt_broker pqc_mqtt_broker;
+
+/* sizeof the structures this library knows, for FFI users who cannot
+ * compute them. */
+PQC_API size_t pqc_mqtt_options_size(void);
+PQC_API size_t pqc_mqtt_stats_size(void);
+
+/* A client for broker_url ("tcp://host:port"; TLS is not offered through
+ * this API yet) acting as identity id, which needs an installed
+ * certificate and trust state. Nothing is sent before pqc_mqtt_connect. */
+PQC_API int pqc_mqtt_new(pqc_identity *id, const char *broker_url,
+                         const pqc_mqtt_options *opts,
+                         pqc_mqtt_client **out);
+/* Connects, subscribes the control plane and the filters subscribed so
+ * far, and announces the device's keys. timeout_ms 0 means the connect
+ * timeout option. Later connection losses are repaired by the library. */
+PQC_API int pqc_mqtt_connect(pqc_mqtt_client *c, int timeout_ms);
+/* Protects payload for topic and publishes it; returns once the broker
+ * acknowledged it (QoS 1). timeout_ms 0 means the connect timeout. On
+ * PQC_ERR_TIMEOUT the message may still be delivered, once. */
+PQC_API int pqc_mqtt_publish(pqc_mqtt_client *c, const char *topic,
+                             const uint8_t *payload, size_t len,
+                             int timeout_ms);
+/* Subscribes a filter (+ and # wildcards). Verified messages go to the
+ * callback if one is set, else to the queue pqc_mqtt_recv reads. Before
+ * connect the filter is recorded and subscribed on connect. */
+PQC_API int pqc_mqtt_subscribe(pqc_mqtt_client *c, const char *filter);
+/* Takes the next verified message, waiting up to timeout_ms (0: poll).
+ * PQC_ERR_TIMEOUT when none arrived. Writes the topic and the
+ * authenticated sender's device id NUL-terminated (topic_cap >=
+ * PQC_MQTT_TOPIC_MAX_BYTES and sender_cap >= PQC_DEVICE_ID_MAX_BYTES always
+ * suffice) and the payload with *payload_len its length. If any buffer is
+ * too small: PQC_ERR_BUFFER_TOO_SMALL, *payload_len set to the payload's
+ * length, and the message stays queued for the next call. */
+PQC_API int pqc_mqtt_recv(pqc_mqtt_client *c, int timeout_ms, char *topic,
+                          size_t topic_cap, char *sender, size_t sender_cap,
+                          uint8_t *payload, size_t cap, size_t *payload_len);
+/* Verified messages are handed to cb instead of the receive queue. cb runs
+ * on a library thread, one message at a time; its arguments are valid only
+ * during the call. cb NULL goes back to pqc_mqtt_recv. Replacing or
+ * removing the callback (and pqc_mqtt_close / _free) waits until a running
+ * cb returns, so afterwards user is no longer used; calling them from
+ * inside cb fails with PQC_ERR_STATE. */
+typedef void (*pqc_mqtt_callback)(void *user, const char *topic,
+                                  const char *sender, const uint8_t *payload,
+                                  size_t len);
+PQC_API int pqc_mqtt_set_callback(pqc_mqtt_client *c, pqc_mqtt_callback cb,
+                                  void *user);
+/* Counters; readable after close too. */
+PQC_API int pqc_mqtt_stats(const pqc_mqtt_client *c, pqc_mqtt_stats_t *out);
+/* Disconnects, stops the callback and saves the replay state. The handle
+ * then answers PQC_ERR_CLOSED (stats excepted) and still needs
+ * pqc_mqtt_free. */
+PQC_API int pqc_mqtt_close(pqc_mqtt_client *c);
+/* Closes if needed and releases the handle. NULL is a no-op. */
+PQC_API void pqc_mqtt_free(pqc_mqtt_client *c);
+
+/* An in-process broker (mochi-mqtt) for demos and tests: it allows every
+ * client, keeps sessions in memory only, and is no production broker.
+ * addr is host:port; NULL means "127.0.0.1:0" (a free port). */
+PQC_API int pqc_mqtt_broker_new(const char *addr, pqc_mqtt_broker **out);
+/* The URL to give pqc_mqtt_new, e.g. "tcp://127.0.0.1:40123". */
+PQC_API int pqc_mqtt_broker_url(const pqc_mqtt_broker *b, char *out,
+                                size_t cap, size_t *out_len);
+/* Stops the broker and disconnects its clients. NULL is a no-op. */
+PQC_API void pqc_mqtt_broker_free(pqc_mqtt_broker *b);
+
+/* pqc_ca_allow with MQTT topic grants in the certificate: publish and
+ * subscribe are comma-separated topic filters (NULL for none). */
+PQC_API int pqc_ca_allow_topics(pqc_ca *ca, const char *device_id,
+                                const uint8_t *factory_key,
+                                size_t factory_key_len, const char *roles,
+                                const char *publish, const char *subscribe);
+
 #ifdef __cplusplus
 }
 #endif

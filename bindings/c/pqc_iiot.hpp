@@ -28,6 +28,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -858,6 +860,17 @@ class Ca {
                                factory_key.size(), detail::c_str_or_null(roles)),
                   "pqc_ca_allow");
   }
+  // allow() with MQTT topic grants in the device's certificate: publish and
+  // subscribe are comma-separated topic filters, empty for none.
+  void allow_topics(const std::string &device_id, ByteView factory_key,
+                    const std::string &publish, const std::string &subscribe,
+                    const std::string &roles = "") {
+    detail::check(pqc_ca_allow_topics(handle_, device_id.c_str(), factory_key.data(),
+                                      factory_key.size(), detail::c_str_or_null(roles),
+                                      detail::c_str_or_null(publish),
+                                      detail::c_str_or_null(subscribe)),
+                  "pqc_ca_allow_topics");
+  }
   // The chain for a join or renewal request.
   std::vector<std::uint8_t> enroll(ByteView request, std::uint64_t validity_seconds) {
     return detail::object_output(
@@ -1211,6 +1224,182 @@ class SessionManager {
 
  private:
   pqc_session_manager *handle_ = nullptr;
+};
+
+// ---- MQTT ---------------------------------------------------------------------
+//
+//   pqc_iiot::MqttClient client(identity, "tcp://broker:1883");
+//   client.subscribe("plant/#");
+//   client.connect();
+//   while (auto m = client.recv(1000)) { use(m->sender, m->payload); }
+//
+// m->sender is the device id the library authenticated, never a claim.
+
+enum class MqttMode : std::uint32_t {
+  automatic = PQC_MQTT_MODE_AUTO,
+  sealed = PQC_MQTT_MODE_SEALED,
+  sessions = PQC_MQTT_MODE_SESSIONS,
+};
+
+// Empty strings and zeros select the library defaults.
+struct MqttOptions {
+  MqttMode mode = MqttMode::automatic;
+  std::string client_id, username, password;
+  std::string recipients;  // comma-separated; empty: from certificates
+  bool qos0 = false;
+  bool clean_session = false;
+  std::uint32_t keepalive_seconds = 0;
+  std::uint32_t connect_timeout_ms = 0;
+  std::uint32_t queue_size = 0;
+};
+
+struct MqttMessage {
+  std::string topic;
+  std::string sender;  // authenticated device id
+  std::vector<std::uint8_t> payload;
+
+  std::string text() const { return std::string(payload.begin(), payload.end()); }
+};
+
+using MqttStats = pqc_mqtt_stats_t;
+
+// An in-process broker for demos and tests (not for production).
+class MqttBroker {
+ public:
+  explicit MqttBroker(const std::string &addr = "") {
+    detail::check(pqc_mqtt_broker_new(detail::c_str_or_null(addr), &handle_),
+                  "pqc_mqtt_broker_new");
+  }
+  MqttBroker(const MqttBroker &) = delete;
+  MqttBroker &operator=(const MqttBroker &) = delete;
+  MqttBroker(MqttBroker &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+  MqttBroker &operator=(MqttBroker &&other) noexcept {
+    if (this != &other) {
+      pqc_mqtt_broker_free(handle_);
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
+    return *this;
+  }
+  ~MqttBroker() { pqc_mqtt_broker_free(handle_); }
+
+  std::string url() const {
+    char buf[256];
+    std::size_t len = 0;
+    detail::check(pqc_mqtt_broker_url(handle_, buf, sizeof buf, &len), "pqc_mqtt_broker_url");
+    return std::string(buf, len > 0 ? len - 1 : 0);
+  }
+  pqc_mqtt_broker *native_handle() const noexcept { return handle_; }
+
+ private:
+  pqc_mqtt_broker *handle_ = nullptr;
+};
+
+// A client acting as an identity, which must outlive it. Movable, not
+// copyable; every method may be called from any thread.
+class MqttClient {
+ public:
+  using Callback = std::function<void(const MqttMessage &)>;
+
+  MqttClient(const Identity &id, const std::string &broker_url,
+             const MqttOptions &options = MqttOptions()) {
+    pqc_mqtt_options o{};
+    o.struct_size = sizeof o;
+    o.mode = static_cast<std::uint32_t>(options.mode);
+    o.client_id = detail::c_str_or_null(options.client_id);
+    o.username = detail::c_str_or_null(options.username);
+    o.password = detail::c_str_or_null(options.password);
+    o.recipients = detail::c_str_or_null(options.recipients);
+    o.flags = (options.qos0 ? PQC_MQTT_QOS0 : 0u) |
+              (options.clean_session ? PQC_MQTT_CLEAN_SESSION : 0u);
+    o.keepalive_seconds = options.keepalive_seconds;
+    o.connect_timeout_ms = options.connect_timeout_ms;
+    o.queue_size = options.queue_size;
+    detail::check(pqc_mqtt_new(id.native_handle(), broker_url.c_str(), &o, &handle_),
+                  "pqc_mqtt_new");
+  }
+  MqttClient(const MqttClient &) = delete;
+  MqttClient &operator=(const MqttClient &) = delete;
+  MqttClient(MqttClient &&other) noexcept
+      : handle_(std::exchange(other.handle_, nullptr)), callback_(std::move(other.callback_)) {}
+  MqttClient &operator=(MqttClient &&other) noexcept {
+    if (this != &other) {
+      pqc_mqtt_free(handle_);
+      handle_ = std::exchange(other.handle_, nullptr);
+      callback_ = std::move(other.callback_);
+    }
+    return *this;
+  }
+  // Freeing waits for a running callback, so callback_ outlives its use.
+  ~MqttClient() { pqc_mqtt_free(handle_); }
+
+  // timeout_ms 0: the connect timeout option; negative: no limit.
+  void connect(int timeout_ms = 0) {
+    detail::check(pqc_mqtt_connect(handle_, timeout_ms), "pqc_mqtt_connect");
+  }
+  void publish(const std::string &topic, ByteView payload, int timeout_ms = 0) {
+    detail::check(pqc_mqtt_publish(handle_, topic.c_str(), payload.data(), payload.size(),
+                                   timeout_ms),
+                  "pqc_mqtt_publish");
+  }
+  void subscribe(const std::string &filter) {
+    detail::check(pqc_mqtt_subscribe(handle_, filter.c_str()), "pqc_mqtt_subscribe");
+  }
+  // The next verified message, or nullopt when none arrived in time.
+  std::optional<MqttMessage> recv(int timeout_ms) {
+    char topic[PQC_MQTT_TOPIC_MAX_BYTES];
+    char sender[PQC_DEVICE_ID_MAX_BYTES];
+    std::vector<std::uint8_t> payload(1024);
+    std::size_t len = 0;
+    int st = pqc_mqtt_recv(handle_, timeout_ms, topic, sizeof topic, sender, sizeof sender,
+                           payload.data(), payload.size(), &len);
+    if (st == PQC_ERR_BUFFER_TOO_SMALL) {
+      // The message stayed queued; take it with a buffer of its size.
+      payload.resize(len);
+      st = pqc_mqtt_recv(handle_, 0, topic, sizeof topic, sender, sizeof sender,
+                         payload.data(), payload.size(), &len);
+    }
+    if (st == PQC_ERR_TIMEOUT) {
+      return std::nullopt;
+    }
+    detail::check(st, "pqc_mqtt_recv");
+    payload.resize(len);
+    return MqttMessage{topic, sender, std::move(payload)};
+  }
+  // cb runs on a library thread; an exception it throws is swallowed
+  // (nothing could catch it there). An empty cb goes back to recv().
+  void set_callback(Callback cb) {
+    auto next = cb ? std::make_unique<Callback>(std::move(cb)) : nullptr;
+    detail::check(pqc_mqtt_set_callback(handle_, next ? &MqttClient::trampoline : nullptr,
+                                        next.get()),
+                  "pqc_mqtt_set_callback");
+    // The library no longer calls the old one once set_callback returned.
+    callback_ = std::move(next);
+  }
+  MqttStats stats() const {
+    MqttStats s{};
+    s.struct_size = sizeof s;
+    detail::check(pqc_mqtt_stats(handle_, &s), "pqc_mqtt_stats");
+    return s;
+  }
+  void close() { detail::check(pqc_mqtt_close(handle_), "pqc_mqtt_close"); }
+
+  static std::size_t options_size() noexcept { return pqc_mqtt_options_size(); }
+  static std::size_t stats_size() noexcept { return pqc_mqtt_stats_size(); }
+
+  pqc_mqtt_client *native_handle() const noexcept { return handle_; }
+
+ private:
+  static void trampoline(void *user, const char *topic, const char *sender,
+                         const std::uint8_t *payload, std::size_t len) {
+    try {
+      MqttMessage m{topic, sender, std::vector<std::uint8_t>(payload, payload + len)};
+      (*static_cast<Callback *>(user))(m);
+    } catch (...) {
+    }
+  }
+
+  pqc_mqtt_client *handle_ = nullptr;
+  std::unique_ptr<Callback> callback_;
 };
 
 }  // namespace pqc_iiot

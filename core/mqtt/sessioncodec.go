@@ -134,7 +134,18 @@ type SessionCodec struct {
 
 type handshake struct {
 	done chan struct{}
+	once sync.Once
 	err  error
+}
+
+// complete ends the handshake once: the Response (on the receive
+// goroutine) and a timeout or close (on the handshake goroutine) can race
+// to it, and a second close of done would panic where nothing recovers.
+func (h *handshake) complete(err error) {
+	h.once.Do(func() {
+		h.err = err
+		close(h.done)
+	})
 }
 
 // NewSessionCodec loads the device's keys and, with a Store, restores the
@@ -544,8 +555,7 @@ func (c *SessionCodec) runHandshake(peer string, h *handshake) {
 			delete(c.hs, peer)
 		}
 		c.mu.Unlock()
-		h.err = err
-		close(h.done)
+		h.complete(err)
 	}
 	init, err := c.mgr.Initiate(peer, sessionContext)
 	if err != nil {
@@ -599,7 +609,7 @@ func (c *SessionCodec) handleHandshake(frame []byte) error {
 	if reply == nil {
 		c.st.hsDone.Add(1)
 		if h != nil {
-			close(h.done)
+			h.complete(nil)
 		}
 		return nil
 	}

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1144,6 +1145,8 @@ struct fleet {
   pqc_ca *ca;
   uint8_t *anchor, *policy, *revl, *buf;
   size_t anchor_n, policy_n, revl_n;
+  /* MQTT topic grants for the next device provisioned; NULL: none. */
+  const char *publish, *subscribe;
 };
 
 static pqc_identity *provision(struct fleet *f, const char *name,
@@ -1158,7 +1161,10 @@ static pqc_identity *provision(struct fleet *f, const char *name,
   if (pqc_identity_create(path, PQC_KEYSTORE_RAW_KEY, key, sizeof key, name,
                           NULL, NULL, NULL, &id) != PQC_OK ||
       pqc_identity_factory_public_key(id, fpk, sizeof fpk, &fpk_n) != PQC_OK ||
-      pqc_ca_allow(f->ca, name, fpk, fpk_n, NULL) != PQC_OK ||
+      (f->publish == NULL && f->subscribe == NULL
+           ? pqc_ca_allow(f->ca, name, fpk, fpk_n, NULL)
+           : pqc_ca_allow_topics(f->ca, name, fpk, fpk_n, NULL, f->publish,
+                                 f->subscribe)) != PQC_OK ||
       pqc_identity_join_request(id, f->buf, PQC_OBJECT_MAX_BYTES, &req_n) !=
           PQC_OK ||
       pqc_ca_enroll(f->ca, f->buf, req_n, 86400, chain, PQC_OBJECT_MAX_BYTES,
@@ -1993,6 +1999,272 @@ static void run_isolated(const char *self, const char *kind, const char *alg) {
   }
 }
 
+/* ---- MQTT ------------------------------------------------------------------ */
+
+struct mqtt_inbox {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int count;
+  int reentry_status;
+  char sender[PQC_DEVICE_ID_MAX_BYTES];
+  char topic[PQC_MQTT_TOPIC_MAX_BYTES];
+  uint8_t payload[64];
+  size_t len;
+  pqc_mqtt_client *self;
+};
+
+static void mqtt_on_message(void *user, const char *topic, const char *sender,
+                            const uint8_t *payload, size_t len) {
+  struct mqtt_inbox *in = user;
+  /* Replacing the callback from inside it would wait for itself. */
+  int st = pqc_mqtt_set_callback(in->self, NULL, NULL);
+  pthread_mutex_lock(&in->mu);
+  in->reentry_status = st;
+  in->count++;
+  strncpy(in->sender, sender, sizeof in->sender - 1);
+  strncpy(in->topic, topic, sizeof in->topic - 1);
+  in->len = len < sizeof in->payload ? len : sizeof in->payload;
+  memcpy(in->payload, payload, in->len);
+  pthread_cond_signal(&in->cv);
+  pthread_mutex_unlock(&in->mu);
+}
+
+/* Publishes, retrying while the receiver's announcement has not reached
+ * the publisher yet (PQC_ERR_STATE: nobody to encrypt to). */
+static int mqtt_publish_retry(pqc_mqtt_client *c, const char *topic,
+                              const char *msg) {
+  int st = PQC_ERR_STATE, i;
+  for (i = 0; i < 100 && st == PQC_ERR_STATE; i++) {
+    st = pqc_mqtt_publish(c, topic, (const uint8_t *)msg, strlen(msg), 15000);
+    if (st == PQC_ERR_STATE) {
+      struct timespec ts = {0, 100 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  return st;
+}
+
+static void test_mqtt(void) {
+  struct fleet f;
+  const char *w = "mqtt";
+  uint8_t *chain = NULL;
+  size_t chain_n = 0, n = 0;
+  pqc_identity *sensor = NULL, *scada = NULL;
+  pqc_mqtt_broker *broker = NULL;
+  pqc_mqtt_client *pub = NULL, *sub = NULL, *bad = NULL;
+  pqc_mqtt_options opts;
+  pqc_mqtt_stats_t stats;
+  struct mqtt_inbox inbox;
+  char url[128], topic[PQC_MQTT_TOPIC_MAX_BYTES],
+      sender[PQC_DEVICE_ID_MAX_BYTES];
+  uint8_t payload[256];
+  int i;
+
+  CHECK(pqc_mqtt_options_size() == sizeof(pqc_mqtt_options),
+        "options size %lu", (unsigned long)pqc_mqtt_options_size());
+  CHECK(pqc_mqtt_stats_size() == sizeof(pqc_mqtt_stats_t), "stats size %lu",
+        (unsigned long)pqc_mqtt_stats_size());
+
+  CHECK_STATUS(pqc_mqtt_broker_new(NULL, &broker), PQC_OK, "broker");
+  if (broker == NULL) {
+    return;
+  }
+  CHECK_FAILS_WITH(pqc_mqtt_broker_url(broker, url, 4, &n),
+                   PQC_ERR_BUFFER_TOO_SMALL, "broker url small");
+  CHECK(n > 4 && n < sizeof url, "broker url needs %lu", (unsigned long)n);
+  CHECK_STATUS(pqc_mqtt_broker_url(broker, url, sizeof url, &n), PQC_OK, w);
+  CHECK(strncmp(url, "tcp://127.0.0.1:", 16) == 0, "broker url %s", url);
+
+  if (!fleet_init(&f)) {
+    CHECK(0, "mqtt fleet setup: %s", pqc_last_error());
+    fleet_free(&f);
+    pqc_mqtt_broker_free(broker);
+    return;
+  }
+  chain = xmalloc(PQC_OBJECT_MAX_BYTES);
+  CHECK_FAILS_WITH(pqc_ca_allow_topics(f.ca, "x-1", chain, 0, NULL, "a/#/b",
+                                       NULL),
+                   PQC_ERR_INVALID_ARGUMENT, "allow_topics no key");
+  f.publish = "plant/+/telemetry";
+  f.subscribe = NULL;
+  sensor = provision(&f, "sensor-1", chain, &chain_n);
+  f.publish = NULL;
+  f.subscribe = "plant/#";
+  scada = provision(&f, "scada-1", chain, &chain_n);
+  if (sensor == NULL || scada == NULL) {
+    goto out;
+  }
+
+  memset(&opts, 0, sizeof opts);
+  opts.struct_size = sizeof opts + 8;
+  CHECK_FAILS_WITH(pqc_mqtt_new(sensor, url, &opts, &bad),
+                   PQC_ERR_INVALID_ARGUMENT, "unknown options size");
+  CHECK(bad == NULL, "failed pqc_mqtt_new left a handle");
+  opts.struct_size = sizeof opts;
+  opts.mode = 7;
+  CHECK_FAILS_WITH(pqc_mqtt_new(sensor, url, &opts, &bad),
+                   PQC_ERR_INVALID_ARGUMENT, "unknown mode");
+  CHECK_FAILS_WITH(pqc_mqtt_new(sensor, "udp://x", NULL, &bad),
+                   PQC_ERR_INVALID_ARGUMENT, "bad scheme");
+  opts.mode = PQC_MQTT_MODE_AUTO;
+  opts.connect_timeout_ms = 5000;
+  CHECK_STATUS(pqc_mqtt_new(sensor, url, &opts, &pub), PQC_OK, w);
+  CHECK_STATUS(pqc_mqtt_new(scada, url, NULL, &sub), PQC_OK, w);
+  if (pub == NULL || sub == NULL) {
+    goto out;
+  }
+  CHECK_FAILS_WITH(pqc_mqtt_publish(pub, "plant/l1/telemetry",
+                                    (const uint8_t *)"x", 1, 1000),
+                   PQC_ERR_STATE, "publish before connect");
+  CHECK_FAILS_WITH(pqc_mqtt_subscribe(sub, "plant/#/x"),
+                   PQC_ERR_INVALID_ARGUMENT, "bad filter");
+  CHECK_FAILS_WITH(pqc_mqtt_subscribe(sub, "pqc/v1/keys/+"),
+                   PQC_ERR_INVALID_ARGUMENT, "reserved filter");
+  CHECK_STATUS(pqc_mqtt_subscribe(sub, "plant/#"), PQC_OK, w);
+  CHECK_STATUS(pqc_mqtt_connect(sub, 10000), PQC_OK, "connect scada");
+  CHECK_STATUS(pqc_mqtt_connect(pub, 0), PQC_OK, "connect sensor");
+  CHECK_FAILS_WITH(pqc_mqtt_connect(pub, 1000), PQC_ERR_STATE,
+                   "connect twice");
+
+  CHECK_FAILS_WITH(pqc_mqtt_publish(pub, "plant/+/telemetry",
+                                    (const uint8_t *)"x", 1, 1000),
+                   PQC_ERR_INVALID_ARGUMENT, "wildcard topic");
+  CHECK_FAILS_WITH(pqc_mqtt_publish(pub, "pqc/v1/keys/sensor-1",
+                                    (const uint8_t *)"x", 1, 1000),
+                   PQC_ERR_INVALID_ARGUMENT, "reserved topic");
+  CHECK_FAILS_WITH(pqc_mqtt_publish(pub, "plant/l1/telemetry", payload,
+                                    PQC_MQTT_MAX_PAYLOAD + 1, 1000),
+                   PQC_ERR_INVALID_ARGUMENT, "payload too large");
+  CHECK_FAILS_WITH(pqc_mqtt_recv(sub, 100, topic, sizeof topic, sender,
+                                 sizeof sender, payload, sizeof payload, &n),
+                   PQC_ERR_TIMEOUT, "recv with nothing sent");
+
+  CHECK_STATUS(mqtt_publish_retry(pub, "plant/l1/telemetry", "temp=21.5"),
+               PQC_OK, "publish");
+  /* Too small a payload buffer: the size is reported and the message
+   * stays for the next call. */
+  CHECK_FAILS_WITH(pqc_mqtt_recv(sub, 10000, topic, sizeof topic, sender,
+                                 sizeof sender, payload, 3, &n),
+                   PQC_ERR_BUFFER_TOO_SMALL, "recv small payload");
+  CHECK(n == 9, "needed payload size %lu", (unsigned long)n);
+  CHECK_FAILS_WITH(pqc_mqtt_recv(sub, 0, topic, 4, sender, sizeof sender,
+                                 payload, sizeof payload, &n),
+                   PQC_ERR_BUFFER_TOO_SMALL, "recv small topic");
+  memset(payload, 0, sizeof payload);
+  CHECK_STATUS(pqc_mqtt_recv(sub, 0, topic, sizeof topic, sender,
+                             sizeof sender, payload, sizeof payload, &n),
+               PQC_OK, "recv kept message");
+  CHECK(n == 9 && memcmp(payload, "temp=21.5", 9) == 0, "payload %.*s",
+        (int)n, (const char *)payload);
+  CHECK(strcmp(sender, "sensor-1") == 0, "sender %s", sender);
+  CHECK(strcmp(topic, "plant/l1/telemetry") == 0, "topic %s", topic);
+  CHECK_FAILS_WITH(pqc_mqtt_recv(sub, 0, topic, sizeof topic, sender,
+                                 sizeof sender, payload, sizeof payload, &n),
+                   PQC_ERR_TIMEOUT, "recv after the message was taken");
+  CHECK_FAILS_WITH(pqc_mqtt_recv(sub, 0, topic, sizeof topic, sender,
+                                 sizeof sender, payload, sizeof payload, NULL),
+                   PQC_ERR_INVALID_ARGUMENT, "recv NULL payload_len");
+
+  /* The callback form, on a library thread. */
+  memset(&inbox, 0, sizeof inbox);
+  pthread_mutex_init(&inbox.mu, NULL);
+  pthread_cond_init(&inbox.cv, NULL);
+  inbox.self = sub;
+  CHECK_STATUS(pqc_mqtt_set_callback(sub, mqtt_on_message, &inbox), PQC_OK, w);
+  /* With a callback set recv gets nothing, and says so in time. */
+  CHECK_FAILS_WITH(pqc_mqtt_recv(sub, 50, topic, sizeof topic, sender,
+                                 sizeof sender, payload, sizeof payload, &n),
+                   PQC_ERR_TIMEOUT, "recv while a callback is set");
+  CHECK_STATUS(mqtt_publish_retry(pub, "plant/l2/telemetry", "temp=22.0"),
+               PQC_OK, "publish for callback");
+  pthread_mutex_lock(&inbox.mu);
+  for (i = 0; i < 100 && inbox.count == 0; i++) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 1;
+    pthread_cond_timedwait(&inbox.cv, &inbox.mu, &ts);
+  }
+  pthread_mutex_unlock(&inbox.mu);
+  CHECK(inbox.count == 1, "callback ran %d times", inbox.count);
+  CHECK(strcmp(inbox.sender, "sensor-1") == 0, "callback sender %s",
+        inbox.sender);
+  CHECK(strcmp(inbox.topic, "plant/l2/telemetry") == 0, "callback topic %s",
+        inbox.topic);
+  CHECK(inbox.len == 9 && memcmp(inbox.payload, "temp=22.0", 9) == 0,
+        "callback payload");
+  CHECK(inbox.reentry_status == PQC_ERR_STATE,
+        "set_callback inside the callback returned %d", inbox.reentry_status);
+  CHECK_STATUS(pqc_mqtt_set_callback(sub, NULL, NULL), PQC_OK, w);
+
+  /* A poll (timeout 0) takes a message already queued. */
+  CHECK_STATUS(mqtt_publish_retry(pub, "plant/l3/telemetry", "temp=23.0"),
+               PQC_OK, "publish for poll");
+  for (i = 0; i < 100; i++) {
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    memset(&stats, 0, sizeof stats);
+    stats.struct_size = sizeof stats;
+    if (pqc_mqtt_stats(sub, &stats) == PQC_OK && stats.delivered == 3) {
+      break;
+    }
+    nanosleep(&ts, NULL);
+  }
+  CHECK_STATUS(pqc_mqtt_recv(sub, 0, topic, sizeof topic, sender,
+                             sizeof sender, payload, sizeof payload, &n),
+               PQC_OK, "poll a queued message");
+  CHECK(n == 9 && memcmp(payload, "temp=23.0", 9) == 0, "polled payload");
+
+  memset(&stats, 0, sizeof stats);
+  CHECK_FAILS_WITH(pqc_mqtt_stats(pub, &stats), PQC_ERR_INVALID_ARGUMENT,
+                   "stats without struct_size");
+  stats.struct_size = sizeof stats;
+  CHECK_STATUS(pqc_mqtt_stats(pub, &stats), PQC_OK, w);
+  CHECK(stats.published == 3, "published %lu",
+        (unsigned long)stats.published);
+  memset(&stats, 0, sizeof stats);
+  stats.struct_size = sizeof stats;
+  CHECK_STATUS(pqc_mqtt_stats(sub, &stats), PQC_OK, w);
+  CHECK(stats.delivered == 3 && stats.dropped_unprotect == 0,
+        "delivered %lu, dropped_unprotect %lu",
+        (unsigned long)stats.delivered,
+        (unsigned long)stats.dropped_unprotect);
+  CHECK(stats.accepted_announcements >= 1, "announcements %lu",
+        (unsigned long)stats.accepted_announcements);
+
+  /* Closed: every call but stats answers PQC_ERR_CLOSED. */
+  CHECK_STATUS(pqc_mqtt_close(sub), PQC_OK, w);
+  CHECK_STATUS(pqc_mqtt_close(sub), PQC_OK, "close twice");
+  CHECK_FAILS_WITH(pqc_mqtt_recv(sub, 0, topic, sizeof topic, sender,
+                                 sizeof sender, payload, sizeof payload, &n),
+                   PQC_ERR_CLOSED, "recv after close");
+  CHECK_FAILS_WITH(pqc_mqtt_subscribe(sub, "a"), PQC_ERR_CLOSED,
+                   "subscribe after close");
+  CHECK_STATUS(pqc_mqtt_stats(sub, &stats), PQC_OK, "stats after close");
+  pqc_mqtt_free(sub);
+  CHECK_FAILS_WITH(pqc_mqtt_publish(sub, "plant/l1/telemetry",
+                                    (const uint8_t *)"x", 1, 100),
+                   PQC_ERR_CLOSED, "publish on freed handle");
+  CHECK_FAILS_WITH(pqc_mqtt_set_callback((pqc_mqtt_client *)chain, NULL, NULL),
+                   PQC_ERR_CLOSED, "forged handle");
+  CHECK_FAILS_WITH(pqc_mqtt_close((pqc_mqtt_client *)(void *)f.ca),
+                   PQC_ERR_CLOSED, "CA handle as client");
+  sub = NULL;
+  pthread_mutex_destroy(&inbox.mu);
+  pthread_cond_destroy(&inbox.cv);
+
+out:
+  pqc_mqtt_free(pub);
+  pqc_mqtt_free(sub);
+  pqc_mqtt_free(NULL);
+  pqc_identity_free(sensor);
+  pqc_identity_free(scada);
+  pqc_mqtt_broker_free(broker);
+  pqc_mqtt_broker_free(NULL);
+  CHECK_FAILS_WITH(pqc_mqtt_broker_url(broker, url, sizeof url, &n),
+                   PQC_ERR_CLOSED, "url of freed broker");
+  free(chain);
+  fleet_free(&f);
+}
+
 int main(int argc, char **argv) {
   size_t i, n;
 
@@ -2060,6 +2332,7 @@ int main(int argc, char **argv) {
   test_keystore_hardening();
   test_last_error_per_thread();
   test_shared_handles();
+  test_mqtt();
 
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

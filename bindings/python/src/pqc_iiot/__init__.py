@@ -10,7 +10,8 @@ libpqc_iiot.
 Device provisioning (keystores, a CA, certificate chains, fleet policy and
 revocation) is in :class:`Identity`, :class:`CertificateAuthority` and
 :class:`Trust`; sessions and sealed messages between devices in
-:class:`SessionManager` and :class:`Session`.
+:class:`SessionManager` and :class:`Session`; protected MQTT in
+:class:`MqttClient`.
 
 The library is the one bundled with the package, or the file named by the
 ``PQC_IIOT_LIBRARY`` environment variable (read once, at import).
@@ -47,6 +48,7 @@ from .errors import (
 )
 from .identity import DAY, MAX_DURATION_SECONDS, CertificateAuthority, Identity, Trust
 from .kem import Kem
+from .mqtt import Message, MqttBroker, MqttClient, allow_topics
 from .session import Opened, Session, SessionManager, frame_overhead_max, seal_overhead_max
 from .signature import Signature
 
@@ -67,6 +69,9 @@ __all__ = [
     "KEY_ID_BYTES",
     "KeystoreIOError",
     "Kem",
+    "Message",
+    "MqttBroker",
+    "MqttClient",
     "MAX_DURATION_SECONDS",
     "OBJECT_MAX_BYTES",
     "PolicyError",
@@ -90,6 +95,7 @@ __all__ = [
     "VerificationError",
     "WrongKeyError",
     "abi_version",
+    "allow_topics",
     "error_for_status",
     "frame_overhead_max",
     "library_path",

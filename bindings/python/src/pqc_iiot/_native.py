@@ -43,6 +43,10 @@ _buf = c_char_p
 _size_p = POINTER(c_size_t)
 _handle_p = POINTER(c_void_p)
 
+#: pqc_mqtt_callback: (user, topic, sender, payload, len). The payload is a
+#: void pointer so ctypes does not stop at the first NUL byte.
+MQTT_CALLBACK = ctypes.CFUNCTYPE(None, c_void_p, c_char_p, c_char_p, c_void_p, c_size_t)
+
 # name -> (restype, argtypes). Handles are c_void_p because the C side sees
 # opaque pointers (which the library fills with handle numbers).
 _PROTOTYPES: dict[str, tuple[Any, Sequence[Any]]] = {
@@ -213,6 +217,29 @@ _PROTOTYPES: dict[str, tuple[Any, Sequence[Any]]] = {
     "pqc_open": (
         c_int,
         (c_void_p, _buf, c_size_t, c_char_p, _buf, c_size_t, _size_p, _buf, c_size_t),
+    ),
+    # MQTT. Option and stats structures are passed as void pointers to the
+    # ctypes Structures of mqtt.py, which checks their sizes at import.
+    "pqc_mqtt_options_size": (c_size_t, ()),
+    "pqc_mqtt_stats_size": (c_size_t, ()),
+    "pqc_mqtt_new": (c_int, (c_void_p, c_char_p, c_void_p, _handle_p)),
+    "pqc_mqtt_connect": (c_int, (c_void_p, c_int)),
+    "pqc_mqtt_publish": (c_int, (c_void_p, c_char_p, _buf, c_size_t, c_int)),
+    "pqc_mqtt_subscribe": (c_int, (c_void_p, c_char_p)),
+    "pqc_mqtt_recv": (
+        c_int,
+        (c_void_p, c_int, _buf, c_size_t, _buf, c_size_t, _buf, c_size_t, _size_p),
+    ),
+    "pqc_mqtt_set_callback": (c_int, (c_void_p, MQTT_CALLBACK, c_void_p)),
+    "pqc_mqtt_stats": (c_int, (c_void_p, c_void_p)),
+    "pqc_mqtt_close": (c_int, (c_void_p,)),
+    "pqc_mqtt_free": (None, (c_void_p,)),
+    "pqc_mqtt_broker_new": (c_int, (c_char_p, _handle_p)),
+    "pqc_mqtt_broker_url": (c_int, (c_void_p, _buf, c_size_t, _size_p)),
+    "pqc_mqtt_broker_free": (None, (c_void_p,)),
+    "pqc_ca_allow_topics": (
+        c_int,
+        (c_void_p, c_char_p, _buf, c_size_t, c_char_p, c_char_p, c_char_p),
     ),
 }
 
