@@ -128,20 +128,14 @@ func (s *Sealer) SealMulti(rcpts []Recipient, context string, plaintext []byte) 
 	if err != nil {
 		return nil, err
 	}
-	aad := append(append([]byte(nil), w.b...), context...)
-	w.bytes16(aead.Seal(nil, nonce, plaintext, aad))
-	if w.err != nil {
-		return nil, w.err
-	}
-	sig, err := own.sign(sigInput(labelMultiSig, w.b, context))
+	frame, err := sealAndSign(&w, aead, nonce, plaintext, context, own, labelMultiSig)
 	if err != nil {
 		return nil, err
 	}
-	w.bytes16(sig)
-	if w.err == nil && len(w.b) > MaxSealedSize {
-		return nil, fmt.Errorf("%w: %d-byte frame for %d recipients exceeds %d", ErrMalformed, len(w.b), len(rcpts), MaxSealedSize)
+	if len(frame) > MaxSealedSize {
+		return nil, fmt.Errorf("%w: %d-byte frame for %d recipients exceeds %d", ErrMalformed, len(frame), len(rcpts), MaxSealedSize)
 	}
-	return w.b, w.err
+	return frame, nil
 }
 
 func (h *multiHeader) encode(w *writer) {

@@ -179,12 +179,20 @@ func (s *Sealer) Seal(rcpt Recipient, context string, plaintext []byte) ([]byte,
 	if err != nil {
 		return nil, err
 	}
+	return sealAndSign(&w, aead, nonce, plaintext, context, own, labelSealedSig)
+}
+
+// sealAndSign completes a sealed or multi-recipient frame whose header is
+// in w: the AEAD ciphertext (the header and the context as associated
+// data), then the sender's signature over label, everything before it and
+// the context.
+func sealAndSign(w *writer, aead cipher.AEAD, nonce, plaintext []byte, context string, own *EpochKeys, label string) ([]byte, error) {
 	aad := append(append([]byte(nil), w.b...), context...)
 	w.bytes16(aead.Seal(nil, nonce, plaintext, aad))
 	if w.err != nil {
 		return nil, w.err
 	}
-	sig, err := own.sign(sigInput(labelSealedSig, w.b, context))
+	sig, err := own.sign(sigInput(label, w.b, context))
 	if err != nil {
 		return nil, err
 	}
