@@ -7,6 +7,8 @@ package main
 import "C"
 
 import (
+	"io"
+
 	"github.com/pqc-iiot/pqc-iiot/core/pqc"
 )
 
@@ -142,7 +144,21 @@ func kemKeypair(h C.uintptr_t, seed *C.uint8_t, seedLen C.size_t, fromSeed bool,
 	if err != nil {
 		return fail(err)
 	}
-	pkOut, skOut, err := keypairOutputs(pk, pkLen, k.kem.PublicKeySize(), sk, skLen, k.kem.SecretKeySize())
+	return keypair(k.kem, seed, seedLen, fromSeed, pk, pkLen, sk, skLen)
+}
+
+// keyGenerator is what KEMs and signature schemes share for key pairs.
+type keyGenerator interface {
+	PublicKeySize() int
+	SecretKeySize() int
+	GenerateKey(rand io.Reader) (pk, sk []byte, err error)
+	KeyFromSeed(seed []byte) (pk, sk []byte, err error)
+}
+
+// keypair fills caller buffers with a fresh or seeded key pair; both
+// buffers are checked before any key is made.
+func keypair(g keyGenerator, seed *C.uint8_t, seedLen C.size_t, fromSeed bool, pk *C.uint8_t, pkLen C.size_t, sk *C.uint8_t, skLen C.size_t) C.int {
+	pkOut, skOut, err := keypairOutputs(pk, pkLen, g.PublicKeySize(), sk, skLen, g.SecretKeySize())
 	if err != nil {
 		return fail(err)
 	}
@@ -153,9 +169,9 @@ func kemKeypair(h C.uintptr_t, seed *C.uint8_t, seedLen C.size_t, fromSeed bool,
 			return fail(err)
 		}
 		defer clear(s)
-		pub, sec, err = k.kem.KeyFromSeed(s)
+		pub, sec, err = g.KeyFromSeed(s)
 	} else {
-		pub, sec, err = k.kem.GenerateKey(nil)
+		pub, sec, err = g.GenerateKey(nil)
 	}
 	if err != nil {
 		return fail(err)

@@ -123,27 +123,7 @@ func sigKeypair(h C.uintptr_t, seed *C.uint8_t, seedLen C.size_t, fromSeed bool,
 	if err != nil {
 		return fail(err)
 	}
-	pkOut, skOut, err := keypairOutputs(pk, pkLen, s.sig.PublicKeySize(), sk, skLen, s.sig.SecretKeySize())
-	if err != nil {
-		return fail(err)
-	}
-	var pub, sec []byte
-	if fromSeed {
-		var sd []byte
-		if sd, err = input(seed, seedLen, "seed"); err != nil {
-			return fail(err)
-		}
-		defer clear(sd)
-		pub, sec, err = s.sig.KeyFromSeed(sd)
-	} else {
-		pub, sec, err = s.sig.GenerateKey(nil)
-	}
-	if err != nil {
-		return fail(err)
-	}
-	deliver(pkOut, pub)
-	deliver(skOut, sec)
-	return statusOK
+	return keypair(s.sig, seed, seedLen, fromSeed, pk, pkLen, sk, skLen)
 }
 
 //export pqc_sig_sign

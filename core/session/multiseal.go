@@ -251,17 +251,7 @@ func (o *Opener) OpenMulti(frame []byte, context string) (*Opened, error) {
 	if len(mine.kemCT) != kem.CiphertextSize() {
 		return nil, fmt.Errorf("%w: KEM ciphertext of %d bytes", ErrMalformed, len(mine.kemCT))
 	}
-	pub, err := o.cfg.Peers.SigningKey(h.sender, h.senderKey, now)
-	if err != nil {
-		return nil, err
-	}
-	if err := o.precheck(h.sender, h.seq); err != nil {
-		return nil, err
-	}
-	if err := allow(o.cfg.Budget, h.sender); err != nil {
-		return nil, err
-	}
-	if err := verifySig(pub, sigInput(labelMultiSig, frame[:signedLen], context), sig); err != nil {
+	if err := o.authenticate(h.sender, h.senderKey, h.seq, labelMultiSig, frame[:signedLen], context, sig, now); err != nil {
 		return nil, err
 	}
 	ss, err := kem.Decapsulate(key.Secret(), mine.kemCT)

@@ -289,17 +289,7 @@ func (o *Opener) Open(frame []byte, context string) (*Opened, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub, err := o.cfg.Peers.SigningKey(h.sender, h.senderKey, now)
-	if err != nil {
-		return nil, err
-	}
-	if err := o.precheck(h.sender, h.seq); err != nil {
-		return nil, err
-	}
-	if err := allow(o.cfg.Budget, h.sender); err != nil {
-		return nil, err
-	}
-	if err := verifySig(pub, sigInput(labelSealedSig, frame[:signedLen], context), sig); err != nil {
+	if err := o.authenticate(h.sender, h.senderKey, h.seq, labelSealedSig, frame[:signedLen], context, sig, now); err != nil {
 		return nil, err
 	}
 	pt, err := h.decrypt(own, aeadCT, frame[:len(frame)-len(aeadCT)-len(sig)-4], context)
@@ -438,4 +428,22 @@ func (o *Opener) raiseCeiling(sender string, seq uint64) error {
 	}
 	o.ceil[sender] = c
 	return nil
+}
+
+// authenticate is the sender check both sealed formats share, cheapest
+// first: the sender's certified key (a map read), the read-only replay
+// pre-check, the budget charge, and only then the signature. Nothing is
+// recorded here; the caller accepts the sequence after decryption.
+func (o *Opener) authenticate(sender string, senderKey []byte, seq uint64, label string, signed []byte, context string, sig []byte, now time.Time) error {
+	pub, err := o.cfg.Peers.SigningKey(sender, senderKey, now)
+	if err != nil {
+		return err
+	}
+	if err := o.precheck(sender, seq); err != nil {
+		return err
+	}
+	if err := allow(o.cfg.Budget, sender); err != nil {
+		return err
+	}
+	return verifySig(pub, sigInput(label, signed, context), sig)
 }
