@@ -154,7 +154,7 @@ func transcript(init, respTH []byte) []byte {
 // handshakeKeys is the TLS 1.3-style schedule: one extract over both
 // shared secrets salted with the transcript, then an expand per key.
 type handshakeKeys struct {
-	root, i2r, r2i, finished [32]byte
+	root, i2r, r2i, finished, exporter [32]byte
 }
 
 func deriveHandshake(th, dh, kemSS []byte) (*handshakeKeys, error) {
@@ -169,7 +169,7 @@ func deriveHandshake(th, dh, kemSS []byte) (*handshakeKeys, error) {
 	for _, o := range []struct {
 		label string
 		out   *[32]byte
-	}{{labelRoot, &k.root}, {labelChainI2R, &k.i2r}, {labelChainR2I, &k.r2i}, {labelFinished, &k.finished}} {
+	}{{labelRoot, &k.root}, {labelChainI2R, &k.i2r}, {labelChainR2I, &k.r2i}, {labelFinished, &k.finished}, {labelExporter, &k.exporter}} {
 		b, err := hkdf.Expand(sha256.New, prk, o.label, 32)
 		if err != nil {
 			return nil, err
@@ -191,6 +191,7 @@ func (k *handshakeKeys) wipe() {
 	clear(k.i2r[:])
 	clear(k.r2i[:])
 	clear(k.finished[:])
+	clear(k.exporter[:])
 }
 
 // pending is an Init we sent and wait to hear about.

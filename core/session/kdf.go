@@ -16,6 +16,8 @@ const (
 	labelChainI2R = "pqc-iiot v1 chain i2r"
 	labelChainR2I = "pqc-iiot v1 chain r2i"
 	labelFinished = "pqc-iiot v1 finished"
+	labelExporter = "pqc-iiot v1 exporter"
+	labelExport   = "pqc-iiot v1 export "
 	labelRatchet  = "pqc-iiot v1 ratchet"
 	// labelChainStep prefixes the AES blocks of the chain step; 15 bytes
 	// at most, the 16th is the block counter.

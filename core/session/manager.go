@@ -542,7 +542,7 @@ func (m *Manager) finish(p *pending, r *respMsg, frame []byte) (*Session, error)
 
 func (m *Manager) newSession(msg *initMsg, initiator bool, k *handshakeKeys, ownEph, peerEph []byte) *Session {
 	s := &Session{m: m, id: msg.sid, suite: msg.suite, initiator: initiator, context: msg.context,
-		rk: k.root, pqAt: m.cfg.now().Unix()}
+		rk: k.root, exporter: k.exporter, pqAt: m.cfg.now().Unix()}
 	copy(s.dhsPriv[:], ownEph)
 	copy(s.dhr[:], peerEph)
 	pk, _ := ecdh.X25519().NewPrivateKey(ownEph)

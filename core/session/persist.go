@@ -66,7 +66,7 @@ func (s *Session) marshal() ([]byte, error) {
 	w.str8(s.peer)
 	w.raw(s.peerKey)
 	w.str16(s.context)
-	for _, k := range [][32]byte{s.rk, s.dhsPriv, s.dhsPub, s.dhr, cks, ckr, s.usedEK} {
+	for _, k := range [][32]byte{s.rk, s.exporter, s.dhsPriv, s.dhsPub, s.dhr, cks, ckr, s.usedEK} {
 		w.raw(k[:])
 	}
 	w.u32(nsCeil)
@@ -131,7 +131,7 @@ func (s *Session) UnmarshalBinary(data []byte) error {
 	s.peer = string(r.bytes8())
 	s.peerKey = append([]byte(nil), r.take(KeyIDSize)...)
 	s.context = string(r.bytes16())
-	for _, k := range []*[32]byte{&s.rk, &s.dhsPriv, &s.dhsPub, &s.dhr, &s.cks, &s.ckr, &s.usedEK} {
+	for _, k := range []*[32]byte{&s.rk, &s.exporter, &s.dhsPriv, &s.dhsPub, &s.dhr, &s.cks, &s.ckr, &s.usedEK} {
 		copy(k[:], r.take(32))
 	}
 	s.ns, s.nr, s.pn = r.u32(), r.u32(), r.u32()

@@ -56,6 +56,7 @@ type Session struct {
 	closed    bool
 
 	rk          [32]byte
+	exporter    [32]byte // fixed at the handshake: Export's secret
 	dhsPriv     [32]byte
 	dhsPub      [32]byte
 	dhr         [32]byte
@@ -121,6 +122,7 @@ func (s *Session) Close() {
 func (s *Session) wipe() {
 	s.closed = true
 	clear(s.rk[:])
+	clear(s.exporter[:])
 	clear(s.dhsPriv[:])
 	clear(s.cks[:])
 	clear(s.ckr[:])

@@ -1,0 +1,67 @@
+package session
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// Both ends of a session export the same keys; labels, contexts and
+// sessions separate them; ratchet steps do not change them; a snapshot
+// keeps them; a closed session exports nothing.
+func TestExport(t *testing.T) {
+	l := newLink(t, nil)
+	a, err := l.sa.Export("OSCORE Master Secret", nil, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := l.sb.Export("OSCORE Master Secret", nil, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) || len(a) != 16 {
+		t.Fatalf("ends disagree: %x vs %x", a, b)
+	}
+	salt, _ := l.sa.Export("OSCORE Master Salt", nil, 8)
+	ctx, _ := l.sa.Export("OSCORE Master Secret", []byte{1}, 16)
+	if bytes.Equal(salt, a[:8]) || bytes.Equal(ctx, a) {
+		t.Fatal("label or context does not separate exported keys")
+	}
+	other := newLink(t, nil)
+	o, _ := other.sa.Export("OSCORE Master Secret", nil, 16)
+	if bytes.Equal(o, a) {
+		t.Fatal("two sessions export the same key")
+	}
+
+	send(t, l.sa, l.sb, "1")
+	send(t, l.sb, l.sa, "2")
+	after, _ := l.sa.Export("OSCORE Master Secret", nil, 16)
+	if !bytes.Equal(after, a) {
+		t.Fatal("a ratchet step changed the exported key")
+	}
+	raw, err := l.sb.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := &Session{m: l.mb}
+	if err := restored.UnmarshalBinary(raw); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := restored.Export("OSCORE Master Secret", nil, 16); !bytes.Equal(r, a) {
+		t.Fatal("a restored session exports another key")
+	}
+
+	for _, bad := range []struct {
+		label string
+		ctx   []byte
+		n     int
+	}{{"x", nil, 0}, {"x", nil, MaxExport + 1}, {"", nil, 16}, {string(make([]byte, 256)), nil, 16}, {"x", make([]byte, 1<<16), 16}} {
+		if _, err := l.sa.Export(bad.label, bad.ctx, bad.n); !errors.Is(err, ErrMalformed) {
+			t.Errorf("Export(label %d bytes, context %d bytes, n %d): %v, want ErrMalformed", len(bad.label), len(bad.ctx), bad.n, err)
+		}
+	}
+	l.sa.Close()
+	if _, err := l.sa.Export("OSCORE Master Secret", nil, 16); !errors.Is(err, ErrClosed) {
+		t.Fatalf("closed session: %v", err)
+	}
+}
