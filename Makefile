@@ -11,7 +11,7 @@ CMAKE     ?= cmake
 JOBS      ?= 2
 GOFLAGS_LIB := -trimpath
 
-.PHONY: deps all lib shared static test test-go test-race test-cross test-c test-python test-node demo bench install clean
+.PHONY: deps all lib shared static test test-go test-race test-cross test-c test-python test-node test-oscore-interop ct demo bench install clean
 
 all: lib
 
@@ -29,7 +29,7 @@ static:
 	@rm -f $(LIBDIR)/libpqc_iiot.h
 
 test: deps
-	$(MAKE) test-go test-race test-cross test-c test-python test-node
+	$(MAKE) test-go test-race test-cross test-c test-python test-node test-oscore-interop ct
 
 deps:
 	./scripts/deps.sh
@@ -60,6 +60,17 @@ test-python: shared
 # library), then node:test.
 test-node: shared
 	./bindings/node/scripts/ci.sh
+
+# OSCORE against aiocoap (an independent implementation), as real processes:
+# our client with its server and its client with our server.
+test-oscore-interop:
+	./tests/interop/oscore/setup.sh
+	PQC_REQUIRE_INTEROP=1 $(GO) test -count=1 -run Interop ./core/coap/oscore/
+
+# Secret-dependent branches and memory addresses (valgrind, ctgrind style)
+# in Falcon, SABER and the primitives around them; see docs/constant-time.md.
+ct:
+	./scripts/ct.sh
 
 demo: deps lib
 	./scripts/demo.sh

@@ -18,6 +18,7 @@ const (
 	recCACert      = "ca/cert"
 	recAllowPrefix = "ca/allow/"
 	recSeenPrefix  = "ca/seen/"
+	recSeenFloor   = "ca/seen-floor" // latest window end among forgotten request ids
 	recCARevoked   = "ca/revoked"
 	ctrPolicySeq   = "ca/policy-seq"
 )
@@ -221,7 +222,17 @@ func (g storeReplayGuard) Remember(id []byte, now, until time.Time) (bool, error
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		if err := pruneSeen(tx, now); err != nil {
+		floor, err := seenFloor(tx)
+		if err != nil {
+			return err
+		}
+		// The id may have been forgotten by a prune (clock forward, then
+		// back): refuse what the store can no longer vouch for.
+		if until.Unix() <= floor {
+			seen = true
+			return nil
+		}
+		if err := pruneSeen(tx, now, floor); err != nil {
 			return err
 		}
 		return txPutCBOR(tx, name, until.Unix())
@@ -229,13 +240,22 @@ func (g storeReplayGuard) Remember(id []byte, now, until time.Time) (bool, error
 	return seen, err
 }
 
-// pruneSeen forgets request ids whose window has closed: the timestamp
-// check refuses those requests by itself, so the store stays bounded.
-func pruneSeen(tx *store.Tx, now time.Time) error {
+func seenFloor(tx *store.Tx) (int64, error) {
+	var floor int64
+	if err := txGetCBOR(tx, recSeenFloor, &floor); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return 0, err
+	}
+	return floor, nil
+}
+
+// pruneSeen forgets request ids whose window has closed, so the store
+// stays bounded, and raises the floor to the latest window it forgot.
+func pruneSeen(tx *store.Tx, now time.Time, floor int64) error {
 	names, err := tx.List(recSeenPrefix)
 	if err != nil {
 		return err
 	}
+	raised := floor
 	for _, n := range names {
 		var until int64
 		if err := txGetCBOR(tx, n, &until); err != nil {
@@ -245,9 +265,13 @@ func pruneSeen(tx *store.Tx, now time.Time) error {
 			if err := tx.Delete(n); err != nil {
 				return err
 			}
+			raised = max(raised, until)
 		}
 	}
-	return nil
+	if raised == floor {
+		return nil
+	}
+	return txPutCBOR(tx, recSeenFloor, raised)
 }
 
 // KindOf reads the content type of a signed object without verifying it.

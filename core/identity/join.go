@@ -171,6 +171,10 @@ type ReplayGuard interface {
 type MemoryReplayGuard struct {
 	mu   sync.Mutex
 	seen map[string]time.Time
+	// floor is the latest "until" among forgotten ids: a request whose
+	// window ends at or before it may have been seen and forgotten (the
+	// clock went forward, then back), so it is treated as seen.
+	floor time.Time
 }
 
 func (g *MemoryReplayGuard) Remember(id []byte, now, until time.Time) (bool, error) {
@@ -179,12 +183,15 @@ func (g *MemoryReplayGuard) Remember(id []byte, now, until time.Time) (bool, err
 	if g.seen == nil {
 		g.seen = map[string]time.Time{}
 	}
-	if _, ok := g.seen[string(id)]; ok {
+	if _, ok := g.seen[string(id)]; ok || !until.After(g.floor) {
 		return true, nil
 	}
 	for k, u := range g.seen {
 		if now.After(u) {
 			delete(g.seen, k)
+			if u.After(g.floor) {
+				g.floor = u
+			}
 		}
 	}
 	g.seen[string(id)] = until

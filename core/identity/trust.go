@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,6 +19,10 @@ type Trust struct {
 	peers      map[string]*Peer
 	listeners  map[int]func(RevocationEvent)
 	nextID     int
+	// latest is the latest time (Unix ns) PeerKeyValid was asked about:
+	// a rotation overlap that has ended stays ended when the clock is set
+	// back.
+	latest atomic.Int64
 	// AllowTOFU accepts announcements without a certificate. Off unless a
 	// deployment asks for it explicitly.
 	AllowTOFU bool
@@ -339,11 +344,38 @@ func (t *Trust) PeerKeyValid(deviceID string, keyID []byte, now time.Time) error
 	if t.revocation != nil && t.revocation.Contains(keyID) {
 		return fmt.Errorf("%s key %x: %w", deviceID, keyID, ErrRevoked)
 	}
+	latest := t.advance(now)
 	if bytes.Equal(p.Current.KeyID, keyID) {
-		return nil
+		return certValid(p.Current, now)
 	}
-	if p.Previous != nil && bytes.Equal(p.Previous.KeyID, keyID) && now.Before(p.PreviousUntil) {
-		return nil
+	if p.Previous != nil && bytes.Equal(p.Previous.KeyID, keyID) && latest.Before(p.PreviousUntil) {
+		return certValid(p.Previous, now)
 	}
 	return fmt.Errorf("%s key %x is not its current epoch: %w", deviceID, keyID, ErrLowerEpoch)
+}
+
+// certValid: an announced key is only as good as its certificate, which
+// may expire long after the announcement was accepted. TOFU keys have none.
+func certValid(a *Announcement, now time.Time) error {
+	if a.Cert == nil {
+		return nil
+	}
+	if err := a.Cert.ValidAt(now); err != nil {
+		return fmt.Errorf("%s key %x: %w", a.DeviceID, a.KeyID, err)
+	}
+	return nil
+}
+
+// advance records now and returns the latest time seen.
+func (t *Trust) advance(now time.Time) time.Time {
+	n := now.UnixNano()
+	for {
+		old := t.latest.Load()
+		if n <= old {
+			return time.Unix(0, old)
+		}
+		if t.latest.CompareAndSwap(old, n) {
+			return now
+		}
+	}
 }

@@ -63,11 +63,16 @@ func modqDecode(x []uint16, logn uint, in []byte) bool {
 // the symmetric range.
 func trimI8Encode(x []int8, logn, bits uint) ([]byte, bool) {
 	n := 1 << logn
-	maxv := int8((1 << (bits - 1)) - 1)
+	// The coefficients are secret: the range check scans all of them and
+	// accumulates a sign-bit mask instead of stopping at the first bad one.
+	maxv := int32(1)<<(bits-1) - 1
+	var bad uint32
 	for u := 0; u < n; u++ {
-		if x[u] < -maxv || x[u] > maxv {
-			return nil, false
-		}
+		v := int32(x[u])
+		bad |= uint32(v+maxv) | uint32(maxv-v)
+	}
+	if bad>>31 != 0 {
+		return nil, false
 	}
 	out := make([]byte, 0, (n*int(bits)+7)>>3)
 	var acc uint32
@@ -99,6 +104,10 @@ func trimI8Decode(x []int8, logn, bits uint, in []byte) int {
 	var accLen uint
 	mask1 := uint32(1)<<bits - 1
 	mask2 := uint32(1) << (bits - 1)
+	// The decoded values are secret: the forbidden value -2^(bits-1) and
+	// non-zero padding are collected in bad and judged once at the end, so
+	// the time taken does not reveal where a bad value was.
+	var bad uint32
 	u, v := 0, 0
 	for u < n {
 		acc = (acc << 8) | uint32(in[v])
@@ -108,14 +117,14 @@ func trimI8Decode(x []int8, logn, bits uint, in []byte) int {
 			accLen -= bits
 			w := (acc >> accLen) & mask1
 			w |= -(w & mask2)
-			if w == -mask2 {
-				return 0
-			}
+			d := w ^ -mask2
+			bad |= ^(d | -d) >> 31 // 1 iff w == -mask2
 			x[u] = int8(int32(w))
 			u++
 		}
 	}
-	if acc&((1<<accLen)-1) != 0 {
+	bad |= acc & ((1 << accLen) - 1)
+	if bad != 0 {
 		return 0
 	}
 	return inLen

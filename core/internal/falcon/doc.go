@@ -47,11 +47,19 @@
 //     current amd64 and arm64 cores; no subnormal values occur in practice.
 //     Comparisons of secret floats in key generation (range checks that
 //     abort an attempt) branch, as in the reference.
-//   - Decoding a secret key branches on malformed input only.
+//   - Range checks on secret coefficients (encoding and decoding f, g, F;
+//     the width check of a key-generation candidate; the conversion of F
+//     and G; the final NTRU-equation check) scan every coefficient and
+//     fold the result into a mask, so only the verdict is a branch, never
+//     the position of the first offending value. Decoding a secret key
+//     branches on that verdict (malformed input) only.
 //   - Hashing the message to a point is variable time; the message is
 //     public.
 //   - The Go compiler gives no formal guarantee that branch-free source
-//     stays branch-free in machine code.
+//     stays branch-free in machine code. scripts/ct.sh checks the compiled
+//     code: it runs signing and key generation under Valgrind with the
+//     secret inputs marked undefined and fails on any secret-dependent
+//     branch or address outside the list above (docs/constant-time.md).
 //
 // Secret intermediate buffers (f, g, F, G, the floating-point basis and
 // Gram matrix, the NTRU solver's scratch area, PRNG state, SHAKE buffers

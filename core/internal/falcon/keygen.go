@@ -92,15 +92,16 @@ func keygen(rng *shakeStream, logn uint) (f, g, F, G []int8, h []uint16) {
 		polySmallMkgauss(rng, g, logn)
 
 		// Coefficients must fit the encoding width.
-		lim := int32(1) << (maxFgBits[logn] - 1)
-		bad := false
+		// Every coefficient is checked (sign-bit mask, no early exit), so
+		// only the verdict on the candidate is visible, not which
+		// coefficient failed.
+		lim := int32(1)<<(maxFgBits[logn]-1) - 1
+		var bad uint32
 		for u := 0; u < n; u++ {
-			if int32(f[u]) >= lim || int32(f[u]) <= -lim || int32(g[u]) >= lim || int32(g[u]) <= -lim {
-				bad = true
-				break
-			}
+			fu, gu := int32(f[u]), int32(g[u])
+			bad |= uint32(fu+lim) | uint32(lim-fu) | uint32(gu+lim) | uint32(lim-gu)
 		}
-		if bad {
+		if bad>>31 != 0 {
 			continue
 		}
 

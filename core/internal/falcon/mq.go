@@ -72,6 +72,13 @@ func mqInvMonty(y0 uint32) uint32 {
 // modular division has a unique result, so this matches the reference's
 // per-element division exactly. The work does not depend on the values.
 func mqPolyDiv(x, y []uint16, logn uint) bool {
+	return mqPolyDivMask(x, y, logn) == 0
+}
+
+// mqPolyDivMask is mqPolyDiv returning 1 (instead of false) when some y[u]
+// is zero, so callers working on secrets can fold the verdict into a mask
+// without a branch.
+func mqPolyDivMask(x, y []uint16, logn uint) uint32 {
 	n := 1 << logn
 	prefix := make([]uint16, n)
 	var zero uint32
@@ -93,7 +100,7 @@ func mqPolyDiv(x, y []uint16, logn uint) bool {
 		x[u] = uint16(mqMontymul(iu, uint32(x[u])))
 	}
 	clear(prefix)
-	return zero == 0
+	return zero
 }
 
 func mqNTT(a []uint16, logn uint) {
@@ -234,10 +241,7 @@ func completePrivate(G, f, g, F []int8, logn uint) bool {
 		t2[u] = uint16(mqConvSmall(int32(f[u])))
 	}
 	mqNTT(t2, logn)
-	var bad uint32
-	if !mqPolyDiv(t1, t2, logn) {
-		bad = 1
-	}
+	bad := mqPolyDivMask(t1, t2, logn)
 	mqINTT(t1, logn)
 	for u := 0; u < n; u++ {
 		w := uint32(t1[u])

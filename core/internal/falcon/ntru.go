@@ -79,16 +79,16 @@ func polyBigToFp(d []float64, f []uint32, flen, fstride int, logn uint) {
 }
 
 // polyBigToSmall converts one-limb integers to int8, failing if one is
-// outside [-lim, lim].
+// outside [-lim, lim]. The values are secret (F and G), so all of them are
+// converted and checked with a mask; only the verdict is a branch.
 func polyBigToSmall(d []int8, s []uint32, lim int32, logn uint) bool {
+	var bad uint32
 	for u := 0; u < 1<<logn; u++ {
 		z := zintOneToPlain(s[u])
-		if z < -lim || z > lim {
-			return false
-		}
+		bad |= uint32(z+lim) | uint32(lim-z)
 		d[u] = int8(z)
 	}
-	return true
+	return bad>>31 == 0
 }
 
 // polySubScaled sets F -= k*f*2^(31*sch+scl) with schoolbook

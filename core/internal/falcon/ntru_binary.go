@@ -328,7 +328,10 @@ func solveNTRU(logn uint, F, G, f, g []int8, lim int32, t *ntruTmp) bool {
 		}
 	}
 	tmp := t.w
-	if !polyBigToSmall(F, tmp[0:n], lim, logn) || !polyBigToSmall(G, tmp[n:2*n], lim, logn) {
+	// Convert both before judging, so timing does not say which one failed.
+	okF := polyBigToSmall(F, tmp[0:n], lim, logn)
+	okG := polyBigToSmall(G, tmp[n:2*n], lim, logn)
+	if !okF || !okG {
 		return false
 	}
 
@@ -354,11 +357,10 @@ func solveNTRU(logn uint, F, G, f, g []int8, lim int32, t *ntruTmp) bool {
 	modpNTT2(Ft, gm, logn, p, p0i)
 	modpNTT2(Gt, gm, logn, p, p0i)
 	r := modpMontymul(12289, 1, p, p0i)
+	var diff uint32
 	for u := 0; u < n; u++ {
 		z := modpSub(modpMontymul(ft[u], Gt[u], p, p0i), modpMontymul(gt[u], Ft[u], p, p0i), p)
-		if z != r {
-			return false
-		}
+		diff |= z ^ r
 	}
-	return true
+	return diff == 0
 }

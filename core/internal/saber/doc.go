@@ -44,7 +44,10 @@
 // Go gives no formal guarantee about generated code; the package relies on
 // the compiler not turning the arithmetic above into branches, which holds
 // for the gc toolchain on amd64 and arm64 (64-bit multiplications are
-// constant time on the CPUs Go targets there).
+// constant time on the CPUs Go targets there). scripts/ct.sh checks the
+// compiled code under Valgrind with the secret key (or the key-generation
+// and encapsulation seeds) marked undefined: it reports no secret-dependent
+// branch or memory address (docs/constant-time.md).
 //
 // # Zeroing
 //
