@@ -53,6 +53,7 @@ var commands = []command{
 	{"inspect", "decode any pqc-iiot object to JSON, optionally verifying it", inspect},
 	{"publish-policy", "publish a CA-signed policy, retained, through an MQTT broker", publishPolicy},
 	{"publish-revocation", "publish a CA-signed revocation list, retained, through an MQTT broker", publishRevocation},
+	{"control serve", "run the control plane: publish policy and revocation retained, answer devices' sync requests until SIGINT/SIGTERM", controlServe},
 	{"demo", "run the MQTT showcase: sensor and SCADA over a post-quantum session, attacks rejected", demo},
 	{"keygen", "generate a raw key pair for any registered algorithm", keygen},
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -132,6 +133,7 @@ func benchE2E(b *testing.B, mq *brokertest.Mosquitto, f *testFleet, mode string)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
+	cpu0 := processCPU(b)
 	start := time.Now()
 	for range benchConcurrency {
 		wg.Add(1)
@@ -159,9 +161,23 @@ func benchE2E(b *testing.B, mq *brokertest.Mosquitto, f *testFleet, mode string)
 		b.Fatalf("%s: %d of %d delivered", mode, received.Load(), n)
 	}
 	elapsed := time.Since(start)
+	cpu := processCPU(b) - cpu0
 	b.StopTimer()
 	slices.Sort(lat)
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "msgs/s")
 	b.ReportMetric(float64(lat[n/2])/1e3, "p50-µs")
 	b.ReportMetric(float64(lat[min(n-1, n*99/100)])/1e3, "p99-µs")
+	// CPU time of this process (publisher and subscriber clients, not the
+	// broker) per message: unlike msgs/s it hardly moves when other work
+	// shares the machine.
+	b.ReportMetric(float64(cpu.Microseconds())/float64(n), "cpu-µs/msg")
+}
+
+// processCPU is the user and system CPU time this process used so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

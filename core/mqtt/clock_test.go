@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pqc-iiot/pqc-iiot/core/identity"
 	"github.com/pqc-iiot/pqc-iiot/core/mqtt/brokertest"
 )
 
@@ -19,7 +20,14 @@ func TestIntegrationMosquitto_SessionCodecClockJumpsNoReplay(t *testing.T) {
 	for _, mode := range []CodecMode{ModeSealed, ModeSessions} {
 		t.Run(map[CodecMode]string{ModeSealed: "sealed", ModeSessions: "sessions"}[mode], func(t *testing.T) {
 			mq := brokertest.Start(t)
-			f := newTestFleet(t)
+			// The fleet is made 3 h in the past: certificates are checked
+			// at every use, and the jumps below stay inside their validity.
+			past := time.Now().Add(-3 * time.Hour)
+			root, err := identity.NewRootCA("plant-root", "ML-DSA-44", past.Add(-time.Hour), 10*365*24*time.Hour, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := &testFleet{root: root, now: past}
 			a := newRNode(t, f, mq.URL(), "sensor-a", pubPlant, mode, nil)
 			r := newRNode(t, f, mq.URL(), "scada-1", subPlant, mode, nil)
 			a.knows(t, "scada-1")

@@ -123,7 +123,7 @@ type SessionCodec struct {
 	lastKR   map[string]time.Time
 	gen      uint64 // bumped whenever trust state changes; keys the caches
 	rcache   map[string]rcptCache
-	gcache   map[string]grantCache
+	gcache   map[grantKey]grantCache
 	client   *Client
 	closed   bool
 
@@ -177,7 +177,7 @@ func NewSessionCodec(opts SessionCodecOptions) (*SessionCodec, error) {
 		Budget: opts.Budget, Now: opts.Now, Resume: opts.Store != nil, SnapshotReserve: opts.SnapshotReserve}
 	c := &SessionCodec{opts: opts, local: local, sealer: session.NewSealer(cfg), mgr: session.NewManager(cfg),
 		known: map[string]bool{}, sessions: map[string]*session.Session{}, hs: map[string]*handshake{},
-		lastKR: map[string]time.Time{}, rcache: map[string]rcptCache{}, gcache: map[string]grantCache{}}
+		lastKR: map[string]time.Time{}, rcache: map[string]rcptCache{}, gcache: map[grantKey]grantCache{}}
 	if c.opener, err = session.NewOpener(cfg); err != nil {
 		c.mgr.Close()
 		local.Wipe()
@@ -311,6 +311,10 @@ type rcptCache struct {
 	rcpts   []session.Recipient
 }
 
+// grantKey names a cached publish grant; a struct, not a concatenated
+// string, so a lookup allocates nothing.
+type grantKey struct{ sender, topic string }
+
 type grantCache struct {
 	gen     uint64
 	expires time.Time
@@ -331,7 +335,7 @@ func (c *SessionCodec) recipients(topic string) ([]session.Recipient, error) {
 	now := time.Now()
 	var ids []string
 	if c.opts.Recipients != nil {
-		ids = slices.Compact(slices.Sorted(slices.Values(c.opts.Recipients(topic))))
+		ids = canonicalIDs(c.opts.Recipients(topic))
 	}
 	c.mu.Lock()
 	if e, ok := c.rcache[topic]; ok && e.gen == c.gen && now.Before(e.expires) && slices.Equal(e.ids, ids) {
@@ -348,9 +352,24 @@ func (c *SessionCodec) recipients(topic string) ([]session.Recipient, error) {
 	if len(c.rcache) >= cacheEntries {
 		clear(c.rcache)
 	}
-	c.rcache[topic] = rcptCache{gen: gen, expires: now.Add(cacheTTL), ids: ids, rcpts: rcpts}
+	c.rcache[topic] = rcptCache{gen: gen, expires: now.Add(cacheTTL), ids: slices.Clone(ids), rcpts: rcpts}
 	c.mu.Unlock()
 	return rcpts, nil
+}
+
+// canonicalIDs is ids sorted without duplicates. The hook's answer is
+// usually that already (often one id): it is then used as it is, and
+// copied only when it goes into the cache.
+func canonicalIDs(ids []string) []string {
+	if slices.IsSortedFunc(ids, func(a, b string) int {
+		if a >= b {
+			return 1 // a duplicate or a descent: not canonical
+		}
+		return -1
+	}) {
+		return ids
+	}
+	return slices.Compact(slices.Sorted(slices.Values(ids)))
 }
 
 // trustChanged is told by the client of every policy or revocation list
@@ -364,7 +383,7 @@ func (c *SessionCodec) trustChanged() {
 // mayPublish is permits(sender, topic, publish) behind the same cache.
 func (c *SessionCodec) mayPublish(sender, topic string) bool {
 	now := time.Now()
-	key := sender + "\x00" + topic
+	key := grantKey{sender, topic}
 	c.mu.Lock()
 	if e, ok := c.gcache[key]; ok && e.gen == c.gen && now.Before(e.expires) {
 		c.mu.Unlock()
@@ -422,7 +441,10 @@ func (c *SessionCodec) resolveRecipients(topic string, ids []string) ([]session.
 // AEAD-protected plaintext and the receiver compares it with the topic the
 // frame arrived on.
 func envelope(topic string, payload []byte) []byte {
-	b := make([]byte, 0, 2+len(topic)+len(payload))
+	return appendEnvelope(make([]byte, 0, 2+len(topic)+len(payload)), topic, payload)
+}
+
+func appendEnvelope(b []byte, topic string, payload []byte) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(len(topic)))
 	return append(append(b, topic...), payload...)
 }
@@ -468,51 +490,86 @@ func (c *SessionCodec) Protect(topic string, payload []byte) ([]byte, error) {
 // All sessions are found before any is used, so a fallback to sealing
 // leaves no chain advanced for nothing. Without wait, a missing session
 // fails at once (after starting its handshake) so the caller can seal.
+// The frames are protected straight into the bundle: one buffer per
+// message, whatever the number of recipients.
 func (c *SessionCodec) protectSessions(rcpts []session.Recipient, topic string, payload []byte, wait bool) ([]byte, error) {
-	deadline := time.Now().Add(c.opts.HandshakeWait)
-	sess := make([]*session.Session, len(rcpts))
+	var one [1]*session.Session // the common case, without allocating
+	sess := one[:0]
+	if len(rcpts) > 1 {
+		sess = make([]*session.Session, 0, len(rcpts))
+	}
+	var deadline time.Time
 	var missing error
-	for i, r := range rcpts {
-		for sess[i] == nil {
-			s, hs := c.sessionOrHandshake(r.DeviceID)
-			if s != nil {
-				sess[i] = s
-				break
-			}
-			if hs == nil || !wait {
-				missing = fmt.Errorf("%w %s", ErrNoSession, r.DeviceID)
-				break
-			}
-			select {
-			case <-hs.done:
-				if hs.err != nil {
-					return nil, fmt.Errorf("%w %s: %w", ErrNoSession, r.DeviceID, hs.err)
-				}
-			case <-time.After(time.Until(deadline)):
-				return nil, fmt.Errorf("%w %s: handshake not finished within %s", ErrNoSession, r.DeviceID, c.opts.HandshakeWait)
-			}
+	for _, r := range rcpts {
+		s, err := c.awaitSession(r.DeviceID, wait, &deadline)
+		if err != nil && wait {
+			return nil, err
 		}
+		if err != nil {
+			missing = err // go on: every missing handshake starts now
+			continue
+		}
+		sess = append(sess, s)
 	}
 	if missing != nil {
 		return nil, missing
 	}
-	env := envelope(topic, payload)
-	frames := make([][]byte, len(sess))
-	for i, s := range sess {
-		f, err := s.Protect(env)
-		if err != nil {
+	env := envelopePool.Get().(*[]byte)
+	defer func() {
+		clear(*env)
+		envelopePool.Put(env)
+	}()
+	*env = appendEnvelope((*env)[:0], topic, payload)
+	size := 4 + len(c.local.ID)
+	for range sess {
+		size += 2 + sessionFrameOverhead + len(*env)
+	}
+	b, err := session.AppendBundleHeader(make([]byte, 0, size), c.local.ID, len(sess))
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range sess {
+		if b, err = session.AppendBundleEntry(b, s, *env); err != nil {
 			// A closed session (revocation, policy) is forgotten; the next
 			// frame makes a new one or leaves the peer out.
 			c.forget(s.Peer(), s)
 			return nil, err
 		}
-		frames[i] = f
 	}
-	b, err := session.EncodeBundle(c.local.ID, frames)
-	if err == nil {
-		c.st.sessionSent.Add(1)
+	c.st.sessionSent.Add(1)
+	return b, nil
+}
+
+// sessionFrameOverhead is a data frame's size beyond its plaintext without
+// KEM material (header and tag): a size hint only.
+const sessionFrameOverhead = 2 + 16 + 32 + 4 + 4 + 1 + 16
+
+// envelopePool recycles the plaintext buffers of session frames.
+var envelopePool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// awaitSession returns the session with peer; with wait, it waits for a
+// handshake until the deadline (set on first use).
+func (c *SessionCodec) awaitSession(peer string, wait bool, deadline *time.Time) (*session.Session, error) {
+	for {
+		s, hs := c.sessionOrHandshake(peer)
+		if s != nil {
+			return s, nil
+		}
+		if hs == nil || !wait {
+			return nil, fmt.Errorf("%w %s", ErrNoSession, peer)
+		}
+		if deadline.IsZero() {
+			*deadline = time.Now().Add(c.opts.HandshakeWait)
+		}
+		select {
+		case <-hs.done:
+			if hs.err != nil {
+				return nil, fmt.Errorf("%w %s: %w", ErrNoSession, peer, hs.err)
+			}
+		case <-time.After(time.Until(*deadline)):
+			return nil, fmt.Errorf("%w %s: handshake not finished within %s", ErrNoSession, peer, c.opts.HandshakeWait)
+		}
 	}
-	return b, err
 }
 
 func (c *SessionCodec) forget(peer string, s *session.Session) {
@@ -673,7 +730,8 @@ func (c *SessionCodec) Unprotect(topic string, frame []byte) (string, []byte, er
 // ids are random: a lookup is a map read, so entries for other recipients
 // cost nothing.
 func (c *SessionCodec) unbundle(topic string, frame []byte) (*session.Session, []byte, error) {
-	claimed, frames, err := session.ParseBundle(frame)
+	var entries [4][]byte // most bundles are this small: no allocation
+	rawClaimed, frames, err := session.SplitBundle(frame, entries[:0])
 	if err != nil {
 		return nil, nil, err
 	}
@@ -686,10 +744,10 @@ func (c *SessionCodec) unbundle(topic string, frame []byte) (*session.Session, [
 		if !ok {
 			continue
 		}
-		if s.Peer() != claimed {
-			return nil, nil, fmt.Errorf("%w: bundle from %s carries a session with %s", session.ErrAuth, claimed, s.Peer())
+		if s.Peer() != string(rawClaimed) || s.Context() != sessionContext {
+			return nil, nil, fmt.Errorf("%w: bundle from %s carries a session with %s", session.ErrAuth, rawClaimed, s.Peer())
 		}
-		_, pt, err := c.mgr.Unprotect(f, sessionContext)
+		pt, err := s.Unprotect(f)
 		if errors.Is(err, session.ErrReplay) {
 			// Either a replay or the sender still on a chain this device
 			// reserved past before a restart: a keep-ratchet frame (rate
@@ -709,6 +767,7 @@ func (c *SessionCodec) unbundle(topic string, frame []byte) (*session.Session, [
 	// No session of ours: a frame for other subscribers, unless its
 	// claimed sender cannot be a peer at all (revoked, unknown), which is
 	// counted as a refusal rather than fan-out.
+	claimed := string(rawClaimed)
 	if p, ok := c.opts.Trust.Peer(claimed); !ok {
 		return nil, nil, fmt.Errorf("%w: %s", session.ErrUnknownPeer, claimed)
 	} else if err := c.opts.Trust.PeerKeyValid(claimed, p.Current.KeyID, c.opts.Now()); err != nil {

@@ -1,6 +1,9 @@
 package session
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+)
 
 // A bundle carries one session data frame per recipient session in a
 // single transport message, with the sender's id in clear in front, so a
@@ -35,30 +38,67 @@ func EncodeBundle(sender string, frames [][]byte) ([]byte, error) {
 	return w.b, w.err
 }
 
+// AppendBundleHeader starts a bundle of n entries from sender in dst; add
+// the entries with AppendBundleEntry. Together they build the bundle
+// EncodeBundle would, without a separate buffer per frame.
+func AppendBundleHeader(dst []byte, sender string, n int) ([]byte, error) {
+	if !validID(sender) || n <= 0 || n > MaxBundleFrames {
+		return dst, fmt.Errorf("%w: bundle of %d frames from %q", ErrMalformed, n, sender)
+	}
+	dst = append(dst, Version, typeBundle, byte(len(sender)))
+	dst = append(dst, sender...)
+	return append(dst, byte(n)), nil
+}
+
+// AppendBundleEntry protects plaintext with s straight into the bundle
+// being built in dst. On error dst is returned unchanged.
+func AppendBundleEntry(dst []byte, s *Session, plaintext []byte) ([]byte, error) {
+	at := len(dst)
+	b, err := s.AppendProtect(append(dst, 0, 0), plaintext)
+	if err != nil {
+		return dst, err
+	}
+	n := len(b) - at - 2
+	if n > 0xffff {
+		return dst, fmt.Errorf("%w: %d-byte bundle entry", ErrMalformed, n)
+	}
+	binary.BigEndian.PutUint16(b[at:], uint16(n))
+	return b, nil
+}
+
 // ParseBundle splits a bundle; the frames alias the input.
 func ParseBundle(b []byte) (sender string, frames [][]byte, err error) {
+	raw, frames, err := SplitBundle(b, nil)
+	if err != nil {
+		return "", nil, err
+	}
+	return string(raw), frames, nil
+}
+
+// SplitBundle is ParseBundle appending the entries to frames (pass a
+// small array's slice to avoid allocating) and returning the sender's id
+// as bytes of b.
+func SplitBundle(b []byte, frames [][]byte) (sender []byte, out [][]byte, err error) {
 	r := reader{b: b}
 	r.header(typeBundle)
-	sender = string(r.bytes8())
+	sender = r.bytes8()
 	n := int(r.u8())
 	// Each entry needs at least its length and a data frame header.
 	if r.err == nil && (n == 0 || n > MaxBundleFrames || n*(2+dataHeaderSize+tagSize) > len(b)-r.off) {
-		return "", nil, fmt.Errorf("%w: bundle of %d frames", ErrMalformed, n)
+		return nil, nil, fmt.Errorf("%w: bundle of %d frames", ErrMalformed, n)
 	}
-	if r.err == nil {
-		frames = make([][]byte, n)
-	}
-	for i := range frames {
-		frames[i] = r.bytes16()
-		if r.err == nil && len(frames[i]) < 2+SessionIDSize {
-			return "", nil, fmt.Errorf("%w: bundle entry of %d bytes", ErrMalformed, len(frames[i]))
+	for i := 0; r.err == nil && i < n; i++ {
+		f := r.bytes16()
+		if r.err == nil && len(f) < 2+SessionIDSize {
+			return nil, nil, fmt.Errorf("%w: bundle entry of %d bytes", ErrMalformed, len(f))
 		}
+		frames = append(frames, f)
 	}
 	if err := r.end(); err != nil {
-		return "", nil, err
+		return nil, nil, err
 	}
-	if !validID(sender) {
-		return "", nil, fmt.Errorf("%w: sender id syntax", ErrMalformed)
+	if !validIDBytes(sender) {
+		return nil, nil, fmt.Errorf("%w: sender id syntax", ErrMalformed)
 	}
 	return sender, frames, nil
 }

@@ -54,8 +54,9 @@ type Config struct {
 	MaxJump int
 	// SnapshotReserve is how many message numbers a session snapshot
 	// reserves ahead in each direction (Resume): one store write per that
-	// many messages, and up to that many frames refused after a restart;
-	// 64, at most MaxJump.
+	// many messages, and, after a restart of the receiver alone, up to 1.5
+	// times that many frames refused (a restarted sender skips past them);
+	// 64, at most MaxJump/3.
 	SnapshotReserve uint32
 }
 
@@ -119,6 +120,8 @@ func (c Config) withDefaults() Config {
 	if c.SnapshotReserve == 0 {
 		c.SnapshotReserve = reserve
 	}
-	c.SnapshotReserve = min(c.SnapshotReserve, uint32(c.MaxJump))
+	// A restart may put a sender 3 reservations ahead of a peer that did
+	// not restart (skipRestart); the peer follows jumps up to MaxJump.
+	c.SnapshotReserve = max(1, min(c.SnapshotReserve, uint32(c.MaxJump)/3))
 	return c
 }

@@ -62,7 +62,10 @@ func ckBlock(i byte) [16]byte {
 
 var ckBlocks = [4][16]byte{ckBlock(0), ckBlock(1), ckBlock(2), ckBlock(3)}
 
-// chainStep encrypts the constant blocks from..to-1 under ck into out.
+// chainStep encrypts the constant blocks from..from+len(out)/16-1 under ck
+// into out. out must not be on the stack of a caller that cares: the
+// cipher.Block interface call makes it escape, so callers pass a buffer
+// that lives in the session (kdfBuf) rather than a fresh local array.
 func chainStep(ck *[32]byte, out []byte, from int) {
 	block, err := aes.NewCipher(ck[:])
 	if err != nil {
@@ -73,29 +76,50 @@ func chainStep(ck *[32]byte, out []byte, from int) {
 	}
 }
 
+// kdfBuf is the scratch a chain step writes into; one per session, used
+// under the session's lock.
+type kdfBuf [64]byte
+
 // kdfCK is the symmetric-key ratchet step: the message key and the next
 // chain key from the current chain key.
 func kdfCK(ck *[32]byte) (mk, next [32]byte) {
-	var out [64]byte
-	chainStep(ck, out[:], 0)
-	copy(mk[:], out[:32])
-	copy(next[:], out[32:])
-	clear(out[:])
+	var buf kdfBuf
+	return kdfCKBuf(ck, &buf)
+}
+
+// kdfCKBuf is kdfCK writing through the session's scratch: no allocation.
+func kdfCKBuf(ck *[32]byte, buf *kdfBuf) (mk, next [32]byte) {
+	chainStep(ck, buf[:], 0)
+	copy(mk[:], buf[:32])
+	copy(next[:], buf[32:])
+	clear(buf[:])
 	return mk, next
 }
 
 // kdfNext is kdfCK's chain step alone, for skipping ahead without the
 // message keys (snapshots reserve numbers this way).
 func kdfNext(ck *[32]byte) (next [32]byte) {
-	chainStep(ck, next[:], 2)
+	var buf kdfBuf
+	return kdfNextBuf(ck, &buf)
+}
+
+// kdfNextBuf is kdfNext through the session's scratch.
+func kdfNextBuf(ck *[32]byte, buf *kdfBuf) (next [32]byte) {
+	chainStep(ck, buf[:32], 2)
+	copy(next[:], buf[:32])
+	clear(buf[:32])
 	return next
 }
+
+// zeroNonce is shared and never written: a nonce built per call would
+// escape through the AEAD interface and cost an allocation per message.
+var zeroNonce [12]byte
 
 // msgAEAD uses the message key directly as a one-use AES-256-GCM key with
 // the all-zero nonce. KDF_CK gives every message its own pseudorandom key,
 // so no (key, nonce) pair ever repeats; a second expansion step into a
 // separate key and nonce would buy nothing and cost two HMACs per message.
-func msgAEAD(mk *[32]byte) (cipher.AEAD, [12]byte) {
+func msgAEAD(mk *[32]byte) cipher.AEAD {
 	block, err := aes.NewCipher(mk[:])
 	if err != nil {
 		panic(err)
@@ -104,5 +128,5 @@ func msgAEAD(mk *[32]byte) (cipher.AEAD, [12]byte) {
 	if err != nil {
 		panic(err)
 	}
-	return aead, [12]byte{}
+	return aead
 }

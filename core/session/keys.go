@@ -158,7 +158,11 @@ func validID(s string) bool { return ValidID(s) }
 
 // ValidID reports whether s is a valid device id (identity.ValidID's
 // syntax) without a regular expression.
-func ValidID(s string) bool {
+func ValidID(s string) bool { return validIDOf(s) }
+
+func validIDBytes(b []byte) bool { return validIDOf(b) }
+
+func validIDOf[T string | []byte](s T) bool {
 	if len(s) == 0 || len(s) > 128 {
 		return false
 	}

@@ -35,6 +35,7 @@ type Manager struct {
 	counters map[string]uint64        // handshake counters without a store
 	respOf   map[[SessionIDSize]byte][32]byte
 	cancel   func()
+	writes   sync.WaitGroup // background snapshot writes in flight
 }
 
 // acceptedInit lets an identical retransmitted Init get the identical
@@ -91,6 +92,9 @@ func (m *Manager) Close() {
 		s.wipe()
 		s.mu.Unlock()
 	}
+	// Background reservations still in flight finish (or fail) before the
+	// caller closes the store under them.
+	m.writes.Wait()
 }
 
 func (m *Manager) onRevocation(ev identity.RevocationEvent) {
@@ -147,7 +151,7 @@ func (m *Manager) Unprotect(frame []byte, context string) (*Session, []byte, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	pt, err := s.unprotect(frame, context)
+	pt, err := s.unprotect(nil, frame, context)
 	return s, pt, err
 }
 
@@ -593,7 +597,7 @@ func (m *Manager) drop(s *Session) {
 	}
 	m.mu.Unlock()
 	if m.persists() {
-		_ = m.cfg.Store.Delete(stateName(s.id))
+		s.forget()
 	}
 }
 

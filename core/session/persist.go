@@ -13,24 +13,6 @@ const stateKind = 0x40 // second byte of a session snapshot
 
 func (m *Manager) persists() bool { return m.cfg.Resume && m.cfg.Store != nil }
 
-// save writes s's snapshot; the caller holds s.mu. A snapshot reserves
-// message numbers ahead (see marshal), so the next save is needed only at
-// the next DH step or when a counter reaches its reservation. A failed
-// save closes the session: the live state is ahead of anything durable,
-// and going on could reuse keys or re-accept frames after a crash.
-func (m *Manager) save(s *Session) error {
-	b, err := s.marshal()
-	if err == nil {
-		err = m.cfg.Store.Put(stateName(s.id), b)
-		clear(b)
-	}
-	if err != nil {
-		s.wipe()
-		return fmt.Errorf("%w: %v", ErrPersist, err)
-	}
-	return nil
-}
-
 // MarshalBinary snapshots the session for a restart. The snapshot
 // reserves the next Config.SnapshotReserve (64) message numbers in each direction: it records both
 // chains already advanced past them, and the live session saves again
@@ -46,15 +28,90 @@ func (s *Session) MarshalBinary() ([]byte, error) {
 }
 
 func (s *Session) marshal() ([]byte, error) {
-	if s.closed {
-		return nil, ErrClosed
-	}
 	ahead := uint32(reserve)
 	if s.m != nil {
 		ahead = s.m.cfg.SnapshotReserve
 	}
-	cks, nsCeil := advance(s.cks, s.ns, ahead)
-	ckr, nrCeil := advance(s.ckr, s.nr, ahead)
+	return s.marshalAhead(ahead, ahead)
+}
+
+// marshalAhead snapshots with the sending chain advanced aheadS numbers
+// and the receiving chain aheadR.
+func (s *Session) marshalAhead(aheadS, aheadR uint32) ([]byte, error) {
+	b, at, err := s.marshalUnadvanced(aheadS, aheadR)
+	if err != nil {
+		return nil, err
+	}
+	at.advance(b, &s.kbuf)
+	s.rememberCeilings(b, &at)
+	return b, nil
+}
+
+// chainSlot is one chain key of a snapshot: where it is, the key written
+// there for now, and how many steps it must still be advanced to be the
+// key at the ceiling pos of the chain named by pub (the ratchet key that
+// began it).
+type chainSlot struct {
+	off   int
+	steps uint32
+	pub   [32]byte
+	pos   uint32
+}
+
+// chainSlots are a snapshot's sending and receiving chain keys.
+type chainSlots [2]chainSlot
+
+// advance moves the chain keys in snapshot b to their ceilings. It needs
+// nothing from the session, so background reservations run it outside
+// the session's lock.
+func (at *chainSlots) advance(b []byte, buf *kdfBuf) {
+	for _, c := range at {
+		ck, _ := advance([32]byte(b[c.off:c.off+32]), 0, c.steps, buf)
+		copy(b[c.off:], ck[:])
+		clear(ck[:])
+	}
+}
+
+// ceilingKey caches a chain key at a reserved ceiling. The next
+// reservation of the same chain starts from it instead of from the
+// current key, so each message number is derived ahead once, and an idle
+// direction costs nothing per snapshot. It is a key the live chain will
+// reach anyway, so keeping it in memory exposes nothing the current chain
+// key does not.
+type ceilingKey struct {
+	ok  bool
+	pub [32]byte
+	pos uint32
+	ck  [32]byte
+}
+
+// base returns the key to advance from to reach target on the chain pub,
+// now at position at with key cur, and the steps needed.
+func (c *ceilingKey) base(pub [32]byte, cur [32]byte, at, target uint32) ([32]byte, uint32) {
+	if c.ok && c.pub == pub && c.pos >= at && c.pos <= target {
+		return c.ck, target - c.pos
+	}
+	return cur, target - at
+}
+
+// rememberCeilings caches the advanced keys of snapshot b; the caller
+// holds s.mu.
+func (s *Session) rememberCeilings(b []byte, at *chainSlots) {
+	for i, c := range at {
+		s.ps.ceil[i] = ceilingKey{ok: true, pub: c.pub, pos: c.pos, ck: [32]byte(b[c.off : c.off+32])}
+	}
+}
+
+// marshalUnadvanced writes the snapshot with chain keys not yet at their
+// ceilings (see chainSlots); the snapshot may not be stored before
+// chainSlots.advance ran on it.
+func (s *Session) marshalUnadvanced(aheadS, aheadR uint32) ([]byte, chainSlots, error) {
+	if s.closed {
+		return nil, chainSlots{}, ErrClosed
+	}
+	nsCeil, nrCeil := s.ns+aheadS, s.nr+aheadR
+	cks, stepsS := s.ps.ceil[0].base(s.dhsPub, s.cks, s.ns, nsCeil)
+	ckr, stepsR := s.ps.ceil[1].base(s.dhr, s.ckr, s.nr, nrCeil)
 	defer clear(cks[:])
 	defer clear(ckr[:])
 	w := writer{}
@@ -66,7 +123,11 @@ func (s *Session) marshal() ([]byte, error) {
 	w.str8(s.peer)
 	w.raw(s.peerKey)
 	w.str16(s.context)
-	for _, k := range [][32]byte{s.rk, s.exporter, s.dhsPriv, s.dhsPub, s.dhr, cks, ckr, s.usedEK} {
+	at := chainSlots{{steps: stepsS, pub: s.dhsPub, pos: nsCeil}, {steps: stepsR, pub: s.dhr, pos: nrCeil}}
+	for i, k := range [][32]byte{s.rk, s.exporter, s.dhsPriv, s.dhsPub, s.dhr, cks, ckr, s.usedEK} {
+		if i == 5 || i == 6 {
+			at[i-5].off = len(w.b)
+		}
 		w.raw(k[:])
 	}
 	w.u32(nsCeil)
@@ -86,16 +147,17 @@ func (s *Session) marshal() ([]byte, error) {
 	w.bytes16(s.peerEK)
 	w.bytes16(s.sendCT)
 	if w.err != nil {
-		return nil, w.err
+		clear(w.b)
+		return nil, chainSlots{}, w.err
 	}
 	s.nsCeil, s.nrCeil = nsCeil, nrCeil
-	return w.b, nil
+	return w.b, at, nil
 }
 
 // advance runs a chain n steps ahead, discarding the message keys.
-func advance(ck [32]byte, at uint32, n uint32) ([32]byte, uint32) {
+func advance(ck [32]byte, at uint32, n uint32, buf *kdfBuf) ([32]byte, uint32) {
 	for range n {
-		ck = kdfNext(&ck)
+		ck = kdfNextBuf(&ck, buf)
 	}
 	return ck, at + n
 }
@@ -212,10 +274,26 @@ func LoadSession(st *store.Store, m *Manager, id [SessionIDSize]byte) (*Session,
 	if s.id != id {
 		return nil, fmt.Errorf("%w: snapshot of another session", ErrMalformed)
 	}
+	s.skipRestart()
 	m.mu.Lock()
 	m.sessions[id] = s
 	m.mu.Unlock()
 	return s, nil
+}
+
+// skipRestart moves a restored sending chain past every number the peer
+// may have reserved on it. The peer, if it restarted too, resumes its
+// receiving chain at most 1.5 reservations above the last frame it saw,
+// which is at or below our restored position; frames below its ceiling
+// would be refused as replays and lost. So the sender skips 1.5
+// reservations more (within MaxJump of a peer that did not restart: the
+// configuration keeps 3 reservations under MaxJump). Nothing above the
+// durable ceiling is used before a new snapshot covers it: the restored
+// session has no durable ceiling yet, so its first send saves one.
+func (s *Session) skipRestart() {
+	r := s.m.cfg.SnapshotReserve
+	s.cks, s.ns = advance(s.cks, s.ns, r+r/2, &s.kbuf)
+	s.nsCeil = s.ns
 }
 
 // Resume restores every session saved in the store. Without

@@ -6,7 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
+
+	"github.com/pqc-iiot/pqc-iiot/core/identity"
 )
 
 // SessionIDSize is the length of session ids.
@@ -79,8 +82,10 @@ type Session struct {
 	// refused, so the session asks the peer to start a new chain.
 	restored bool
 	scratch  []byte // AAD buffer
-	nsCeil   uint32 // with persistence: message numbers reserved by the last snapshot
+	kbuf     kdfBuf // chain-step output, so the step allocates nothing
+	nsCeil   uint32 // with persistence: message numbers reserved by the last snapshot marshalled
 	nrCeil   uint32
+	ps       persistState // snapshot versions and the durable ceilings (reserve.go)
 }
 
 // ID is the session id.
@@ -121,6 +126,7 @@ func (s *Session) Close() {
 
 func (s *Session) wipe() {
 	s.closed = true
+	s.ps.ceil = [2]ceilingKey{}
 	clear(s.rk[:])
 	clear(s.exporter[:])
 	clear(s.dhsPriv[:])
@@ -137,11 +143,26 @@ func (s *Session) wipe() {
 }
 
 func (s *Session) usable() error {
-	if s.closed {
-		return ErrClosed
-	}
+	return s.usableUnder(s.policy())
+}
+
+// policy is the installed policy (nil without Trust). Senders read it
+// before taking the session's lock: Trust's lock is shared by every
+// session and the codec, and need not be taken while holding ours.
+func (s *Session) policy() *identity.Policy {
 	if t := s.m.cfg.Trust; t != nil {
-		if err := s.suite.allowed(t.Policy()); err != nil {
+		return t.Policy()
+	}
+	return nil
+}
+
+// usableUnder is usable with the policy p read by the caller.
+func (s *Session) usableUnder(p *identity.Policy) error {
+	if s.closed {
+		return s.closedErr()
+	}
+	if s.m.cfg.Trust != nil {
+		if err := s.suite.allowed(p); err != nil {
 			s.wipe()
 			return err
 		}
@@ -151,9 +172,50 @@ func (s *Session) usable() error {
 
 // Protect encrypts one message for the peer.
 func (s *Session) Protect(plaintext []byte) ([]byte, error) {
+	return s.AppendProtect(nil, plaintext)
+}
+
+// AppendProtect is Protect appending the frame to dst (which may be nil),
+// for callers that reuse a buffer or frame several messages into one: the
+// data path then allocates only what the AES and GCM key schedules need.
+// On error dst is returned unchanged.
+//
+// Only what orders messages happens under the session's lock: the checks,
+// the header and the chain step that yields the message key. The AES-GCM
+// key schedule and the encryption run after the lock is released, so
+// publishers sharing a session (one per peer, many goroutines) queue for
+// a few hundred nanoseconds each instead of for a whole encryption. Each
+// message key is used once, by the caller that reserved it.
+func (s *Session) AppendProtect(dst, plaintext []byte) ([]byte, error) {
+	if len(plaintext) > MaxPlaintext {
+		return dst, fmt.Errorf("%w: %d-byte message", ErrMalformed, len(plaintext))
+	}
+	p := s.policy()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.protect(plaintext)
+	frame, start, mk, err := s.reserveMessage(dst, len(plaintext), p)
+	s.mu.Unlock()
+	if err != nil {
+		return dst, err
+	}
+	return sealMessage(frame, start, &mk, plaintext, s.context), nil
+}
+
+// aadPool recycles AAD buffers for encryptions outside the session lock.
+var aadPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// sealMessage encrypts plaintext with the one-use key mk after the header
+// frame[start:], and wipes mk.
+func sealMessage(frame []byte, start int, mk *[32]byte, plaintext []byte, context string) []byte {
+	aead := msgAEAD(mk)
+	clear(mk[:])
+	buf := aadPool.Get().(*[]byte)
+	aad := append(append((*buf)[:0], frame[start:]...), context...)
+	frame = aead.Seal(frame, zeroNonce[:], plaintext, aad)
+	if cap(aad) <= 1024 {
+		*buf = aad
+		aadPool.Put(buf)
+	}
+	return frame
 }
 
 // ProtectBatch protects messages in order under one lock.
@@ -163,46 +225,70 @@ func (s *Session) ProtectBatch(msgs [][]byte) ([][]byte, error) {
 	out := make([][]byte, len(msgs))
 	for i, m := range msgs {
 		var err error
-		if out[i], err = s.protect(m); err != nil {
+		if out[i], err = s.protect(nil, m); err != nil {
 			return out[:i], err
 		}
 	}
 	return out, nil
 }
 
-func (s *Session) protect(plaintext []byte) ([]byte, error) {
-	if err := s.usable(); err != nil {
-		return nil, err
-	}
+func (s *Session) protect(dst, plaintext []byte) ([]byte, error) {
 	if len(plaintext) > MaxPlaintext {
-		return nil, fmt.Errorf("%w: %d-byte message", ErrMalformed, len(plaintext))
+		return dst, fmt.Errorf("%w: %d-byte message", ErrMalformed, len(plaintext))
 	}
-	if s.stepPending {
-		if err := s.sendStep(); err != nil {
-			return nil, err
+	frame, start, mk, err := s.reserveMessage(dst, len(plaintext), s.policy())
+	if err != nil {
+		return dst, err
+	}
+	return sealMessage(frame, start, &mk, plaintext, s.context), nil
+}
+
+// reserveMessage takes the next message number: it appends the frame's
+// header to dst and returns the message key, the chain moved past it. The
+// caller holds s.mu and must use the key once, for this frame.
+func (s *Session) reserveMessage(dst []byte, ptLen int, p *identity.Policy) (frame []byte, start int, mk [32]byte, err error) {
+	for {
+		if err := s.prepareSend(p); err != nil {
+			return dst, 0, mk, err
+		}
+		if !s.m.persists() {
+			break
+		}
+		// Waiting for a reservation in flight releases the lock: anything
+		// may have changed meanwhile, so check again from the top.
+		waited, err := s.sendReserved()
+		if err != nil {
+			return dst, 0, mk, err
+		}
+		if !waited {
+			s.reserveAhead()
+			break
 		}
 	}
-	if s.ns >= s.m.cfg.HardCap {
-		return nil, fmt.Errorf("%w: %d messages on this chain", ErrRekeyRequired, s.ns)
-	}
-	if err := s.maybeAdvertise(); err != nil {
-		return nil, err
-	}
-	if s.m.persists() && s.ns >= s.nsCeil {
-		if err := s.m.save(s); err != nil {
-			return nil, err
-		}
-	}
-	frame := s.encodeHeader(len(plaintext))
-	mk, next := kdfCK(&s.cks)
-	aead, nonce := msgAEAD(&mk)
-	clear(mk[:])
-	frame = aead.Seal(frame, nonce[:], plaintext, s.aad(frame, s.context))
+	frame, start = s.appendHeader(dst, ptLen)
+	mk, next := kdfCKBuf(&s.cks, &s.kbuf)
 	s.cks = next
 	s.ns++
 	s.pqCount++
 	s.peerAsked = false
-	return frame, nil
+	return frame, start, mk, nil
+}
+
+// prepareSend does what must happen before a message number is used: a
+// pending DH step, the chain's hard cap, a due post-quantum advertisement.
+func (s *Session) prepareSend(p *identity.Policy) error {
+	if err := s.usableUnder(p); err != nil {
+		return err
+	}
+	if s.stepPending {
+		if err := s.sendStep(); err != nil {
+			return err
+		}
+	}
+	if s.ns >= s.m.cfg.HardCap {
+		return fmt.Errorf("%w: %d messages on this chain", ErrRekeyRequired, s.ns)
+	}
+	return s.maybeAdvertise(p)
 }
 
 // aad is the header followed by the context: the context is not sent, the
@@ -235,14 +321,17 @@ func (s *Session) flags() byte {
 
 func (s *Session) advertising() bool { return len(s.dks) > 0 }
 
-func (s *Session) encodeHeader(ptLen int) []byte {
+// appendHeader appends a data frame header to dst, with room for the rest
+// of the frame, and returns where the frame starts.
+func (s *Session) appendHeader(dst []byte, ptLen int) ([]byte, int) {
 	f := s.flags()
-	size := dataHeaderSize + len(s.context) + ptLen + tagSize
+	size := dataHeaderSize + ptLen + tagSize
 	if f&flagEK != 0 {
 		size += len(s.dks[len(s.dks)-1].ek)
 	}
 	size += len(s.sendCT)
-	b := make([]byte, 0, size)
+	b := slices.Grow(dst, size)
+	start := len(b)
 	b = append(b, Version, typeData)
 	b = append(b, s.id[:]...)
 	b = append(b, s.dhsPub[:]...)
@@ -252,7 +341,7 @@ func (s *Session) encodeHeader(ptLen int) []byte {
 	if f&flagEK != 0 {
 		b = append(b, s.dks[len(s.dks)-1].ek...)
 	}
-	return append(b, s.sendCT...)
+	return append(b, s.sendCT...), start
 }
 
 // sendStep starts a new sending chain: a fresh X25519 key and, when the
@@ -261,6 +350,19 @@ func (s *Session) encodeHeader(ptLen int) []byte {
 // in every frame of the new chain, so whichever frame arrives first lets
 // the peer take the same step.
 func (s *Session) sendStep() error {
+	if err := s.newSendChain(); err != nil {
+		return err
+	}
+	if s.m.persists() {
+		// The new chain is used only once it is durable: a crash must not
+		// bring back a root key the peer has moved past.
+		return s.m.save(s)
+	}
+	return nil
+}
+
+// newSendChain is sendStep without the write.
+func (s *Session) newSendChain() error {
 	priv, err := ecdh.X25519().GenerateKey(s.m.cfg.rand())
 	if err != nil {
 		return err
@@ -291,9 +393,6 @@ func (s *Session) sendStep() error {
 	copy(s.dhsPub[:], priv.PublicKey().Bytes())
 	s.pn, s.ns = s.ns, 0
 	s.answered, s.stepPending = true, false
-	if s.m.persists() {
-		return s.m.save(s)
-	}
 	return nil
 }
 
@@ -306,11 +405,10 @@ func (s *Session) pqDone() {
 // maybeAdvertise starts a post-quantum step when policy says one is due:
 // a fresh KEM key pair whose public half goes into every frame until the
 // peer's answer arrives.
-func (s *Session) maybeAdvertise() error {
+func (s *Session) maybeAdvertise(p *identity.Policy) error {
 	if s.advertising() || s.m.cfg.Trust == nil {
 		return nil
 	}
-	p := s.m.cfg.Trust.Policy()
 	if p == nil {
 		return nil
 	}
@@ -403,9 +501,15 @@ func (s *Session) parse(frame []byte, d *dataFrame) error {
 // state is computed aside and committed afterwards, so forged frames
 // cannot desynchronize it.
 func (s *Session) Unprotect(frame []byte) ([]byte, error) {
+	return s.AppendUnprotect(nil, frame)
+}
+
+// AppendUnprotect is Unprotect appending the plaintext to dst (which may
+// be nil); on error dst is returned unchanged.
+func (s *Session) AppendUnprotect(dst, frame []byte) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.unprotect(frame, s.context)
+	return s.unprotect(dst, frame, s.context)
 }
 
 // UnprotectBatch unprotects frames in order under one lock; the error of
@@ -416,7 +520,7 @@ func (s *Session) UnprotectBatch(frames [][]byte) (plaintexts [][]byte, errs []e
 	defer s.mu.Unlock()
 	plaintexts, errs = make([][]byte, len(frames)), make([]error, len(frames))
 	for i, f := range frames {
-		plaintexts[i], errs[i] = s.unprotect(f, s.context)
+		plaintexts[i], errs[i] = s.unprotect(nil, f, s.context)
 	}
 	return plaintexts, errs
 }
@@ -429,32 +533,39 @@ type candidate struct {
 	step       bool // a receiving DH step
 	rk, ckr    [32]byte
 	nr         uint32
-	dkUsed     int // index into s.dks of the KEM key used, or -1
+	dkUsed     int    // index into s.dks of the KEM key used, or -1
+	dst        []byte // the plaintext is appended to it
 }
 
-func (s *Session) unprotect(frame []byte, context string) ([]byte, error) {
+func (s *Session) unprotect(dst, frame []byte, context string) ([]byte, error) {
 	if err := s.usable(); err != nil {
-		return nil, err
+		return dst, err
 	}
 	var d dataFrame
 	if err := s.parse(frame, &d); err != nil {
-		return nil, err
+		return dst, err
 	}
-	c := candidate{skippedUse: -1, dkUsed: -1}
-	pt, err := s.trial(&d, context, &c)
+	if s.m.persists() {
+		s.recvReserved(&d)
+		if err := s.usable(); err != nil {
+			return dst, err
+		}
+	}
+	c := candidate{skippedUse: -1, dkUsed: -1, dst: dst}
+	out, err := s.trial(&d, context, &c)
 	for i := range c.newSkipped {
 		if err != nil {
 			clear(c.newSkipped[i].mk[:])
 		}
 	}
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
 	if err := s.commit(&d, &c); err != nil {
-		clear(pt)
-		return nil, err
+		clear(out[len(dst):])
+		return dst, err
 	}
-	return pt, nil
+	return out, nil
 }
 
 // trial finds the message key for d without touching the session.
@@ -464,7 +575,7 @@ func (s *Session) trial(d *dataFrame, context string, c *candidate) ([]byte, err
 		for i := range s.skipped {
 			if k := &s.skipped[i]; k.pub == d.pub && k.n == d.n {
 				c.skippedUse = i
-				return open(&k.mk, d.body, aad)
+				return openTo(c.dst, &k.mk, d.body, aad)
 			}
 		}
 	}
@@ -496,9 +607,9 @@ func (s *Session) trialChain(d *dataFrame, aad []byte, c *candidate, ck [32]byte
 		}
 	}
 	ck = s.skip(c, ck, pub, from, d.n)
-	mk, next := kdfCK(&ck)
+	mk, next := kdfCKBuf(&ck, &s.kbuf)
 	defer clear(mk[:])
-	pt, err := open(&mk, d.body, aad)
+	pt, err := openTo(c.dst, &mk, d.body, aad)
 	if err != nil {
 		return nil, err
 	}
@@ -515,7 +626,7 @@ func (s *Session) skip(c *candidate, ck [32]byte, pub [32]byte, from, to uint32)
 		keepFrom = to - uint32(s.m.cfg.MaxSkip)
 	}
 	for i := from; i < to; i++ {
-		mk, next := kdfCK(&ck)
+		mk, next := kdfCKBuf(&ck, &s.kbuf)
 		if i >= keepFrom {
 			c.newSkipped = append(c.newSkipped, skippedKey{pub: pub, n: i, mk: mk})
 		} else {
@@ -583,8 +694,12 @@ func (s *Session) trialStep(d *dataFrame, aad []byte, c *candidate) ([]byte, err
 }
 
 func open(mk *[32]byte, body, aad []byte) ([]byte, error) {
-	aead, nonce := msgAEAD(mk)
-	pt, err := aead.Open(nil, nonce[:], body, aad)
+	return openTo(nil, mk, body, aad)
+}
+
+// openTo opens body appending the plaintext to dst.
+func openTo(dst []byte, mk *[32]byte, body, aad []byte) ([]byte, error) {
+	pt, err := msgAEAD(mk).Open(dst, zeroNonce[:], body, aad)
 	if err != nil {
 		return nil, fmt.Errorf("%w: AEAD tag", ErrAuth)
 	}
@@ -618,9 +733,24 @@ func (s *Session) commit(d *dataFrame, c *candidate) error {
 	if d.ek != nil && d.pub == s.dhr && sha256.Sum256(d.ek) != s.usedEK {
 		s.peerEK = bytes.Clone(d.ek)
 	}
-	if s.m.persists() && (c.step || s.nr > s.nrCeil) {
+	if !s.m.persists() {
+		return nil
+	}
+	if c.step {
+		// A persisting session answers a new peer ratchet key at once, as
+		// Signal's ratchet does, rather than at its next send: the new
+		// sending chain then goes into the write this step needs anyway,
+		// and publishers never wait for a second one. If it fails, the
+		// step stays pending for the next send.
+		if s.stepPending {
+			_ = s.newSendChain()
+		}
 		return s.m.save(s)
 	}
+	if s.nr > s.ps.durNr {
+		return s.m.save(s)
+	}
+	s.reserveAhead()
 	return nil
 }
 

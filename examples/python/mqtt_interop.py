@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """Three languages, one broker: a C sensor publishes telemetry; a C++ SCADA
-server and a Python subscriber each receive every reading, verified as
-coming from sensor-1.
+server and a Python historian each receive every reading, verified as
+coming from sensor-1; the SCADA server answers with a setpoint that the
+sensor and the historian receive verified as from scada-1, and the
+historian sends the SCADA server a report, verified as from historian-1.
 
     python3 mqtt_interop.py --sensor build/.../mqtt_sensor --scada build/.../scada
 
 It provisions a CA and three devices in a temporary directory (sensor-1 may
-publish plant/+/telemetry; scada-1 and historian-1 may read plant/#),
-starts an in-process broker, runs the three programs and checks what the
-subscribers printed. Exit status 0 when both got every reading.
+publish plant/+/telemetry and read plant/+/setpoint; scada-1 may read
+plant/# and publish plant/+/setpoint; historian-1 may read plant/# and
+publish plant/+/report), starts an in-process broker, runs the three
+programs and checks what each printed. Exit status 0 when every message
+arrived. tests/interop/mqtt runs the same three programs through Mosquitto.
 """
 
 from __future__ import annotations
@@ -35,9 +39,9 @@ def provision(workdir: Path) -> None:
                                      passphrase=PASSPHRASE) as ca:
         policy = ca.sign_policy(ttl_seconds=3600)
         revocations = ca.revoke([])
-        for name, pub, sub in (("sensor-1", "plant/+/telemetry", None),
-                               ("scada-1", None, "plant/#"),
-                               ("historian-1", None, "plant/#")):
+        for name, pub, sub in (("sensor-1", "plant/+/telemetry", "plant/+/setpoint"),
+                               ("scada-1", "plant/+/setpoint", "plant/#"),
+                               ("historian-1", "plant/+/report", "plant/#")):
             with Identity.create(workdir / f"{name}.store", name,
                                  passphrase=PASSPHRASE) as dev:
                 allow_topics(ca, name, dev.factory_public_key, publish=pub, subscribe=sub)
@@ -88,9 +92,11 @@ def run(sensor: str, scada: str, subscriber: str, count: int) -> int:
         url = broker.url
         print(f"broker {url}; keystores in {work}")
         readers = [
-            Program("C++ scada", [scada, url, str(work / "scada-1.store"), str(count)]),
+            Program("C++ scada", [scada, url, str(work / "scada-1.store"), str(count),
+                                  "--exchange"]),
             Program("Python subscriber", [sys.executable, subscriber, url,
-                                          str(work / "historian-1.store"), str(count)]),
+                                          str(work / "historian-1.store"), str(count),
+                                          "--exchange"]),
         ]
         for r in readers:
             if not r.wait_for("ready", 60):
@@ -99,7 +105,7 @@ def run(sensor: str, scada: str, subscriber: str, count: int) -> int:
                     other.proc.kill()
                 return 1
         pub = Program("C sensor", [sensor, url, str(work / "sensor-1.store"), str(count),
-                                   str(len(readers))])
+                                   str(len(readers)), "60"])
         ok = pub.finish(120) == 0
         for r in [pub] + readers:
             status = r.finish(60) if r is not pub else pub.proc.returncode
@@ -108,8 +114,11 @@ def run(sensor: str, scada: str, subscriber: str, count: int) -> int:
             ok = ok and status == 0
         want = [f"verified reading from sensor-1 on plant/line1/telemetry: reading {i}:"
                 for i in range(1, count + 1)]
-        for r in readers:
-            for w in want:
+        setpoint = "verified setpoint from scada-1 on plant/line1/setpoint: setpoint:"
+        report = "verified report from historian-1 on plant/line1/report: report:"
+        for r, expected in ((readers[0], want + [report]), (readers[1], want + [setpoint]),
+                            (pub, [setpoint])):
+            for w in expected:
                 if not any(line.startswith(w) for line in r.lines):
                     print(f"{r.name} lacks {w!r}", file=sys.stderr)
                     ok = False
