@@ -11,7 +11,7 @@ CMAKE     ?= cmake
 JOBS      ?= 2
 GOFLAGS_LIB := -trimpath
 
-.PHONY: deps all lib shared static test test-go test-race test-cross test-c test-python test-node test-oscore-interop ct demo bench install clean
+.PHONY: deps all lib shared static test test-go test-race test-cross test-c test-python test-node test-interop test-oscore-interop ct demo bench install clean
 
 all: lib
 
@@ -29,7 +29,7 @@ static:
 	@rm -f $(LIBDIR)/libpqc_iiot.h
 
 test: deps
-	$(MAKE) test-go test-race test-cross test-c test-python test-node test-oscore-interop ct
+	$(MAKE) test-go test-race test-cross test-c test-interop test-python test-node test-oscore-interop ct
 
 deps:
 	./scripts/deps.sh
@@ -60,6 +60,14 @@ test-python: shared
 # library), then node:test.
 test-node: shared
 	./bindings/node/scripts/ci.sh
+
+# C sensor, C++ SCADA and Python historian through a real Mosquitto, with
+# the CLI's control plane (pqc-iiot control serve).
+test-interop: lib
+	$(CMAKE) -S . -B $(BUILD)/cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	$(CMAKE) --build $(BUILD)/cmake -j $(JOBS) --target example_mqtt_sensor_c example_scada_cpp
+	PQC_IIOT_INTEROP_REQUIRED=1 PQC_IIOT_LIBRARY=$(CURDIR)/$(LIBDIR)/libpqc_iiot.so \
+	PQC_IIOT_EXAMPLES=$(CURDIR)/$(BUILD)/cmake/examples $(GO) test -count=1 ./tests/interop/mqtt/
 
 # OSCORE against aiocoap (an independent implementation), as real processes:
 # our client with its server and its client with our server.
