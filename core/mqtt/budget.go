@@ -14,7 +14,10 @@ type bucket struct {
 	last   time.Time
 }
 
-func (b *bucket) take(lim identity.RateLimit, now time.Time) bool {
+func (b *bucket) take(lim identity.RateLimit, now time.Time) bool { return b.takeCost(lim, now, 1) }
+
+// takeCost charges cost tokens (at most one).
+func (b *bucket) takeCost(lim identity.RateLimit, now time.Time, cost float64) bool {
 	if lim.Rate <= 0 {
 		return true
 	}
@@ -28,12 +31,21 @@ func (b *bucket) take(lim identity.RateLimit, now time.Time) bool {
 		b.tokens = min(burst, b.tokens+dt*lim.Rate)
 	}
 	b.last = now
-	if b.tokens < 1 {
+	if b.tokens < cost {
 		return false
 	}
-	b.tokens--
+	b.tokens -= cost
 	return true
 }
+
+// sessionFrameCost is what a session frame (a bundle: AES-GCM trials, no
+// public-key operation) costs against budgets denominated in expensive
+// operations (signature checks, decapsulations: policies say 20-100 per
+// second per peer). Charging it a whole token would cap session telemetry
+// at the handshake rate. A bundle that carries a ratchet step is charged
+// again, a whole token, by the session engine before its X25519 or
+// decapsulation.
+const sessionFrameCost = 1.0 / 32
 
 // lru is a bounded map with least-recently-used eviction: the only
 // per-peer state the client keeps before authentication, so a flood under
@@ -116,16 +128,16 @@ func newLimiter(b Budgets) *limiter {
 // peer's bucket first (so one noisy peer cannot drain the shared one),
 // then the global bucket for proven senders or the unknown-sender bucket
 // for everyone else.
-func (l *limiter) allowData(peer string, now time.Time) bool {
+func (l *limiter) allowData(peer string, now time.Time, cost float64) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.peers.get(peer).take(l.b.Peer, now) {
+	if !l.peers.get(peer).takeCost(l.b.Peer, now, cost) {
 		return false
 	}
 	if l.verified.has(peer) {
-		return l.global.take(l.b.Global, now)
+		return l.global.takeCost(l.b.Global, now, cost)
 	}
-	return l.unknown.take(l.b.Unknown, now)
+	return l.unknown.takeCost(l.b.Unknown, now, cost)
 }
 
 // allowControl charges control-plane objects: per-peer (the device id in

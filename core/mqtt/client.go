@@ -566,7 +566,11 @@ func (c *Client) onMessage(_ paho.Client, m paho.Message) {
 				peer = s
 			}
 		}
-		if !c.lim.allowData(peer, now) {
+		cost := 1.0
+		if session.IsBundle(payload) {
+			cost = sessionFrameCost
+		}
+		if !c.lim.allowData(peer, now, cost) {
 			c.c.droppedRateLimited.Add(1)
 			return
 		}

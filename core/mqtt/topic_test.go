@@ -128,7 +128,7 @@ func TestLimiterBoundsStateAndSeparatesUnknownSenders(t *testing.T) {
 	l.markVerified("good")
 	allowed := 0
 	for i := range 10000 {
-		if l.allowData("attacker-"+strings.Repeat("x", i%7)+string(rune('a'+i%26))+itoa(i), now) {
+		if l.allowData("attacker-"+strings.Repeat("x", i%7)+string(rune('a'+i%26))+itoa(i), now, 1) {
 			allowed++
 		}
 	}
@@ -138,10 +138,10 @@ func TestLimiterBoundsStateAndSeparatesUnknownSenders(t *testing.T) {
 	if l.peers.len() > 100 || l.verified.len() > 100 {
 		t.Fatalf("state grew: %d peers, %d verified", l.peers.len(), l.verified.len())
 	}
-	if !l.allowData("good", now) {
+	if !l.allowData("good", now, 1) {
 		t.Fatal("verified sender starved by the flood")
 	}
-	if l.allowData("good", now) {
+	if l.allowData("good", now, 1) {
 		t.Fatal("per-peer bucket not applied")
 	}
 }
@@ -167,5 +167,34 @@ func TestLRUEvictsOldest(t *testing.T) {
 	*l.get("c") = 3
 	if l.has("b") || !l.has("a") || !l.has("c") || l.len() != 2 {
 		t.Fatal("wrong eviction")
+	}
+}
+
+// Session frames (bundles: symmetric trials only) cost a fraction of a
+// token, so a policy's budget of expensive operations does not cap session
+// telemetry at the handshake rate; other frames cost a whole token.
+func TestLimiterChargesSessionFramesAFraction(t *testing.T) {
+	lim := identity.RateLimit{Rate: 20, Burst: 40}
+	now := time.Unix(1000, 0)
+	for _, tc := range []struct {
+		name string
+		cost float64
+		want int
+	}{
+		{"sealed or unknown frames", 1, 40},
+		{"session frames", sessionFrameCost, 40 * 32},
+	} {
+		l := newLimiter(Budgets{Peer: lim, Global: identity.RateLimit{Rate: 1e6, Burst: 1e6}})
+		l.markVerified("sensor")
+		n := 0
+		for l.allowData("sensor", now, tc.cost) {
+			n++
+			if n > 1e5 {
+				break
+			}
+		}
+		if n != tc.want {
+			t.Errorf("%s: %d frames in one burst, want %d", tc.name, n, tc.want)
+		}
 	}
 }
