@@ -60,6 +60,20 @@ type Config struct {
 	SnapshotReserve uint32
 }
 
+// policyFresh fails closed when a Trust is configured and its policy is
+// missing, stale or expired: sealed messages obey the fleet policy as
+// sessions do. Without a Trust (peers' keys supplied directly) there is no
+// policy to obey.
+func (c *Config) policyFresh(now time.Time) error {
+	if c.Trust == nil {
+		return nil
+	}
+	if err := c.Trust.CheckHighRisk(now); err != nil {
+		return fmt.Errorf("%w: %w", ErrPolicy, err)
+	}
+	return nil
+}
+
 func (c *Config) now() time.Time {
 	if c.Now == nil {
 		return time.Now()

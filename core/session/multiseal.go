@@ -94,6 +94,9 @@ func (s *Sealer) SealMulti(rcpts []Recipient, context string, plaintext []byte) 
 		}
 		seen[r.DeviceID] = true
 	}
+	if err := s.cfg.policyFresh(s.cfg.now()); err != nil {
+		return nil, err
+	}
 	seq, err := s.nextSeq()
 	if err != nil {
 		return nil, err

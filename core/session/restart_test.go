@@ -3,6 +3,7 @@ package session
 import (
 	"errors"
 	"testing"
+	"time"
 )
 
 // When both ends restart, the sender's first frame is accepted: a
@@ -46,5 +47,36 @@ func TestBothEndsRestartFirstFrameAccepted(t *testing.T) {
 				t.Fatalf("round %d: old frame %d after restart: %v, want ErrReplay", round, i, err)
 			}
 		}
+	}
+}
+
+// Sealed messages obey the fleet policy as sessions do: with a stale
+// policy neither Seal nor Open proceeds (fail closed), single- or
+// multi-recipient.
+func TestSealedFailsClosedUnderExpiredPolicy(t *testing.T) {
+	f := newFleet(t)
+	a, b := f.pair(t)
+	s, rcpt := sealFor(t, f, a, b)
+	o := newOpener(t, f, b)
+	frame, err := s.Seal(rcpt, topic, []byte("22.5 C"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	multi, err := s.SealMulti([]Recipient{rcpt}, topic, []byte("22.5 C"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clk.advance(31 * 24 * time.Hour) // past the policy's 30 days
+	if _, err := s.Seal(rcpt, topic, []byte("late")); !errors.Is(err, ErrPolicy) {
+		t.Errorf("Seal under an expired policy: %v, want ErrPolicy", err)
+	}
+	if _, err := s.SealMulti([]Recipient{rcpt}, topic, []byte("late")); !errors.Is(err, ErrPolicy) {
+		t.Errorf("SealMulti under an expired policy: %v, want ErrPolicy", err)
+	}
+	if _, err := o.Open(frame, topic); !errors.Is(err, ErrPolicy) {
+		t.Errorf("Open under an expired policy: %v, want ErrPolicy", err)
+	}
+	if _, err := o.OpenMulti(multi, topic); !errors.Is(err, ErrPolicy) {
+		t.Errorf("OpenMulti under an expired policy: %v, want ErrPolicy", err)
 	}
 }

@@ -159,6 +159,9 @@ func (s *Sealer) Seal(rcpt Recipient, context string, plaintext []byte) ([]byte,
 	if len(plaintext) > MaxSealedPlaintext || !validID(rcpt.DeviceID) || len(rcpt.KeyID) != KeyIDSize {
 		return nil, fmt.Errorf("%w: seal arguments", ErrMalformed)
 	}
+	if err := s.cfg.policyFresh(s.cfg.now()); err != nil {
+		return nil, err
+	}
 	kemID, kem, err := kemByAlg(rcpt.KEM.Alg)
 	if err != nil {
 		return nil, err
@@ -435,6 +438,9 @@ func (o *Opener) raiseCeiling(sender string, seq uint64) error {
 // pre-check, the budget charge, and only then the signature. Nothing is
 // recorded here; the caller accepts the sequence after decryption.
 func (o *Opener) authenticate(sender string, senderKey []byte, seq uint64, label string, signed []byte, context string, sig []byte, now time.Time) error {
+	if err := o.cfg.policyFresh(now); err != nil {
+		return err
+	}
 	pub, err := o.cfg.Peers.SigningKey(sender, senderKey, now)
 	if err != nil {
 		return err
