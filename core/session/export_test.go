@@ -65,3 +65,32 @@ func TestExport(t *testing.T) {
 		t.Fatalf("closed session: %v", err)
 	}
 }
+
+// A bound frame opens only with its binding; a wrong binding fails before
+// any state changes, so the genuine frame still opens afterwards.
+func TestProtectBound(t *testing.T) {
+	l := newLink(t, nil)
+	bind := []byte("GET /temp token=01")
+	f, err := l.sa.ProtectBound([]byte("21.5"), bind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, wrong := range [][]byte{nil, []byte("GET /valve token=01"), append(bytes.Clone(bind), 0)} {
+		if _, err := l.sb.UnprotectBound(f, wrong); !errors.Is(err, ErrAuth) {
+			t.Fatalf("binding %q: %v, want ErrAuth", wrong, err)
+		}
+	}
+	if _, err := l.sb.Unprotect(f); !errors.Is(err, ErrAuth) {
+		t.Fatalf("unbound open of a bound frame: %v, want ErrAuth", err)
+	}
+	pt, err := l.sb.UnprotectBound(f, bind)
+	if err != nil || string(pt) != "21.5" {
+		t.Fatalf("genuine frame after refused re-targets: %q %v", pt, err)
+	}
+	if _, err := l.sb.UnprotectBound(f, bind); !errors.Is(err, ErrReplay) {
+		t.Fatalf("replay: %v", err)
+	}
+	if _, err := l.sa.ProtectBound(nil, make([]byte, MaxBinding+1)); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("oversized binding: %v", err)
+	}
+}

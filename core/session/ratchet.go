@@ -187,6 +187,38 @@ func (s *Session) Protect(plaintext []byte) ([]byte, error) {
 // a few hundred nanoseconds each instead of for a whole encryption. Each
 // message key is used once, by the caller that reserved it.
 func (s *Session) AppendProtect(dst, plaintext []byte) ([]byte, error) {
+	return s.appendProtect(dst, plaintext, s.context)
+}
+
+// MaxBinding bounds the data a frame can be bound to (ProtectBound).
+const MaxBinding = 4096
+
+// ProtectBound is Protect for a frame bound to data the transport carries
+// beside it (CoAP: code, path, options, token): the AEAD also covers
+// binding, which is not sent. UnprotectBound with any other binding fails
+// the tag check before any state changes, so a frame moved elsewhere is
+// refused without costing the genuine frame its message number. An empty
+// binding is the same as Protect.
+func (s *Session) ProtectBound(plaintext, binding []byte) ([]byte, error) {
+	if len(binding) > MaxBinding {
+		return nil, fmt.Errorf("%w: %d-byte binding", ErrMalformed, len(binding))
+	}
+	return s.appendProtect(nil, plaintext, s.context+string(binding))
+}
+
+// UnprotectBound opens a frame made by ProtectBound with the same binding.
+func (s *Session) UnprotectBound(frame, binding []byte) ([]byte, error) {
+	if len(binding) > MaxBinding {
+		return nil, fmt.Errorf("%w: %d-byte binding", ErrMalformed, len(binding))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unprotect(nil, frame, s.context+string(binding))
+}
+
+// appendProtect protects with aadTail (the session context, then any
+// binding) after the header as associated data.
+func (s *Session) appendProtect(dst, plaintext []byte, aadTail string) ([]byte, error) {
 	if len(plaintext) > MaxPlaintext {
 		return dst, fmt.Errorf("%w: %d-byte message", ErrMalformed, len(plaintext))
 	}
@@ -197,7 +229,7 @@ func (s *Session) AppendProtect(dst, plaintext []byte) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	return sealMessage(frame, start, &mk, plaintext, s.context), nil
+	return sealMessage(frame, start, &mk, plaintext, aadTail), nil
 }
 
 // aadPool recycles AAD buffers for encryptions outside the session lock.
