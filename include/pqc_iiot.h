@@ -309,6 +309,46 @@ PQC_API int pqc_trust_verify_chain(const pqc_trust *trust,
                                    int64_t at_unix, char *device_id,
                                    size_t cap, size_t *out_len);
 
+/* Signed envelopes: content signed by a device's operational key, with the
+ * chain that certifies the key inside (COSE_Sign1, docs/identity.md), so
+ * that anyone holding the fleet's anchor can check it over any transport.
+ * Not encrypted, and not one-time: an envelope verifies each time it is
+ * presented (use pqc_seal for secrecy and replay protection). context (a
+ * topic, a path; at most 1024 bytes, "" allowed) is bound into the
+ * signature: the verifier must give the same one. */
+#define PQC_SIGNED_MAX_CONTENT 65536
+/* PQC_SIGNED_MAX_CONTENT, for FFI users. */
+PQC_API size_t pqc_signed_max_content(void);
+/* Signs msg (at most PQC_SIGNED_MAX_CONTENT bytes) for context with the
+ * identity's current key. Too small a buffer: PQC_ERR_BUFFER_TOO_SMALL
+ * with *out_len set to the envelope's size (a retry signs anew);
+ * PQC_OBJECT_MAX_BYTES always suffices. */
+PQC_API int pqc_identity_sign(pqc_identity *id, const char *context,
+                              const uint8_t *msg, size_t msg_len,
+                              uint8_t *out, size_t cap, size_t *out_len);
+/* Verifies an envelope received on context now: the chain must lead to the
+ * anchor and be valid, unrevoked and allowed by a fresh policy, its leaf
+ * must name the signer, and the signature must verify. Writes the content
+ * (PQC_ERR_BUFFER_TOO_SMALL with *out_len set when it does not fit; cap >=
+ * env_len always suffices), the signer's device id when sender is non-NULL
+ * (sender_cap >= PQC_DEVICE_ID_MAX_BYTES, else PQC_ERR_BUFFER_TOO_SMALL
+ * before any work) and the signer's clock in Unix seconds when signed_at
+ * is non-NULL. Nothing changes state, so a retry is safe. PQC_ERR_VERIFY
+ * (tampered, wrong key), _UNTRUSTED (other fleet, other context, a chain
+ * of another device), _REVOKED, _EXPIRED, _POLICY, _INVALID_ARGUMENT. */
+PQC_API int pqc_trust_verify_signed(const pqc_trust *trust,
+                                    const uint8_t *env, size_t env_len,
+                                    const char *context, uint8_t *out,
+                                    size_t cap, size_t *out_len, char *sender,
+                                    size_t sender_cap, int64_t *signed_at);
+/* The same against the identity's own trust state (anchor, policy and
+ * revocation list applied to it). */
+PQC_API int pqc_identity_verify_signed(pqc_identity *id, const uint8_t *env,
+                                       size_t env_len, const char *context,
+                                       uint8_t *out, size_t cap,
+                                       size_t *out_len, char *sender,
+                                       size_t sender_cap, int64_t *signed_at);
+
 /* A root CA in its own keystore, for provisioning tools. */
 typedef struct pqc_ca pqc_ca;
 
@@ -679,6 +719,239 @@ PQC_API int pqc_ca_allow_topics(pqc_ca *ca, const char *device_id,
                                 const uint8_t *factory_key,
                                 size_t factory_key_len, const char *roles,
                                 const char *publish, const char *subscribe);
+
+/* ---- CoAP ------------------------------------------------------------------
+ * Secure CoAP (RFC 7252) servers and clients over UDP or DTLS (docs/coap.md).
+ * Each message is protected in one of four modes:
+ *   SESSION  a pqc-iiot session handshake, then every message sealed by the
+ *            session's ratchet (secrecy, authenticity, replay protection);
+ *   SIGNED   a COSE_Sign1 per message with the certified key (no secrecy);
+ *   OSCORE   RFC 8613 OSCORE keyed by a pqc-iiot handshake;
+ *   PLAIN    no protection; meant for DTLS, where the sender is the DTLS
+ *            identity. The identity handle may be NULL in this mode.
+ * Server handlers see only authenticated requests that passed the ACL:
+ * others get 4.01 / 4.03 from the library, unknown paths 4.04.
+ * A CoAP error response (4.xx, 5.xx) is an answer, not a failure: the
+ * client call returns PQC_OK with the code; an unauthenticated refusal
+ * comes with an empty sender. A response that fails verification is
+ * PQC_ERR_VERIFY; a replayed one PQC_ERR_REPLAY; no answer PQC_ERR_TIMEOUT;
+ * network failures PQC_ERR_IO.
+ * Codes are the CoAP byte, class << 5 | detail: 2.05 is 69, 4.03 is 131. */
+#define PQC_COAP_MAX_PAYLOAD 65536 /* bytes of request or response payload */
+#define PQC_COAP_URI_MAX_BYTES 1024 /* a path or a query with its NUL */
+#define PQC_COAP_NO_FORMAT (-1)     /* no Content-Format option */
+
+#define PQC_COAP_CODE(class_, detail) ((uint32_t)(((class_) << 5) | (detail)))
+#define PQC_COAP_GET 1u
+#define PQC_COAP_POST 2u
+#define PQC_COAP_PUT 3u
+#define PQC_COAP_DELETE 4u
+#define PQC_COAP_FETCH 5u
+#define PQC_COAP_PATCH 6u
+#define PQC_COAP_IPATCH 7u
+#define PQC_COAP_CREATED 65u             /* 2.01 */
+#define PQC_COAP_DELETED 66u             /* 2.02 */
+#define PQC_COAP_CHANGED 68u             /* 2.04 */
+#define PQC_COAP_CONTENT 69u             /* 2.05 */
+#define PQC_COAP_BAD_REQUEST 128u        /* 4.00 */
+#define PQC_COAP_UNAUTHORIZED 129u       /* 4.01 */
+#define PQC_COAP_FORBIDDEN 131u          /* 4.03 */
+#define PQC_COAP_NOT_FOUND 132u          /* 4.04 */
+#define PQC_COAP_INTERNAL_ERROR 160u     /* 5.00 */
+#define PQC_COAP_SERVICE_UNAVAILABLE 163u /* 5.03 */
+
+/* pqc_coap_options.mode; the zero value is SESSION. */
+#define PQC_COAP_MODE_SESSION 0
+#define PQC_COAP_MODE_SIGNED 1
+#define PQC_COAP_MODE_OSCORE 2
+#define PQC_COAP_MODE_PLAIN 3
+
+/* pqc_coap_options.flags: a server also honours the CoAP path grants in
+ * senders' certificates (pqc_ca_allow_topics with paths as filters:
+ * subscribe allows GET/FETCH/Observe, publish the other methods). */
+#define PQC_COAP_CERT_GRANTS 1u
+
+/* Options of pqc_coap_server_new and pqc_coap_client_new; NULL means all
+ * defaults. struct_size must be sizeof(pqc_coap_options). */
+typedef struct pqc_coap_options {
+  uint32_t struct_size;
+  uint32_t mode;       /* PQC_COAP_MODE_* */
+  uint32_t flags;      /* PQC_COAP_* flags */
+  uint32_t timeout_ms; /* client: one exchange incl. handshake (0: 30 s);
+                          server: how long a queued request waits for
+                          pqc_coap_server_respond before 5.03 (0: 1.5 s) */
+  const char *peer;    /* client: the server's device id (session and
+                          OSCORE: required; signed: required signer) */
+  const char *acl;     /* server: rules "subject methods path" separated by
+                          ';' or newlines. subject: a device id (or DTLS
+                          PSK identity), "*" (any authenticated sender) or
+                          "role:NAME"; methods: "GET,PUT" or "*"; path: a
+                          prefix on '/' boundaries, "/#" for all. NULL with
+                          no flags: every authenticated sender may do all. */
+  const char *dtls_psk_identity; /* DTLS with a pre-shared key (both set):  */
+  const uint8_t *dtls_psk;       /* a client offers it, a server accepts    */
+  size_t dtls_psk_len;           /* exactly this identity with this key.   */
+  uint32_t ack_timeout_ms; /* CoAP ACK_TIMEOUT; 0: 2 s (RFC 7252 4.8) */
+  uint32_t max_retransmit; /* with ack_timeout_ms; 0: 1 */
+  /* DTLS with X.509 certificates (PEM files; not with a PSK). A server
+   * needs cert and key; with ca_file it requires client certificates
+   * issued by it, and the sender its handlers see is the client's common
+   * name. A client needs ca_file to verify the server (server_name, if
+   * set, must match its certificate) and cert and key if the server asks
+   * for one. Unreadable files: PQC_ERR_IO; unusable ones:
+   * PQC_ERR_INVALID_ARGUMENT. */
+  const char *dtls_cert_file;
+  const char *dtls_key_file;
+  const char *dtls_ca_file;
+  const char *dtls_server_name;
+} pqc_coap_options;
+
+/* A request as a resource handler sees it; valid during the call only. */
+typedef struct pqc_coap_request {
+  uint32_t method;        /* PQC_COAP_GET ... */
+  int32_t content_format; /* PQC_COAP_NO_FORMAT when absent */
+  const char *path;       /* "/sensors/t1" */
+  const char *query;      /* "unit=C&avg=1", "" without query */
+  const char *sender;     /* authenticated device id (plain: DTLS identity
+                             or "") */
+  const uint8_t *payload;
+  size_t payload_len;
+  uint32_t observe;       /* 1: an Observe registration or notification */
+  uint32_t reserved;
+} pqc_coap_request;
+
+/* The handler's answer. code is preset to PQC_COAP_CONTENT and
+ * content_format to PQC_COAP_NO_FORMAT; the handler writes up to
+ * payload_cap (PQC_COAP_MAX_PAYLOAD) bytes into the library's payload
+ * buffer and sets payload_len. An invalid code or length answers 5.00. */
+typedef struct pqc_coap_response {
+  uint32_t code;
+  int32_t content_format;
+  uint8_t *payload;
+  size_t payload_cap;
+  size_t payload_len;
+} pqc_coap_response;
+
+typedef struct pqc_coap_server pqc_coap_server;
+typedef struct pqc_coap_client pqc_coap_client;
+typedef struct pqc_coap_observation pqc_coap_observation;
+
+/* sizeof(pqc_coap_options) as the library knows it. */
+PQC_API size_t pqc_coap_options_size(void);
+
+/* A server acting as the identity (which must outlive it; NULL in plain
+ * mode). Nothing is bound before pqc_coap_server_listen. */
+PQC_API int pqc_coap_server_new(pqc_identity *id, const pqc_coap_options *opts,
+                                pqc_coap_server **out);
+/* Binds addr ("host:port"; port 0 picks a free one; NULL means
+ * "127.0.0.1:5683") and serves on library threads. Once per server
+ * (PQC_ERR_STATE again); PQC_ERR_IO when the address cannot be bound. */
+PQC_API int pqc_coap_server_listen(pqc_coap_server *s, const char *addr);
+/* The bound address, e.g. "127.0.0.1:40123" (PQC_ERR_STATE before
+ * listen). */
+PQC_API int pqc_coap_server_addr(const pqc_coap_server *s, char *out,
+                                 size_t cap, size_t *out_len);
+
+/* Verifies a peer's certificate chain (pqc_identity_chain of the peer) and
+ * records its keys in the identity's trust state, shared with the
+ * identity's other users. Session and OSCORE handshakes and signed
+ * messages need the peer known first; in memory only. PQC_ERR_STATE in
+ * plain mode. */
+PQC_API int pqc_coap_server_add_peer(pqc_coap_server *s, const uint8_t *chain,
+                                     size_t chain_len);
+/* Answers requests for path (exact match) with cb, called on a library
+ * thread, possibly on several at once; user is passed through. cb NULL
+ * removes the resource (4.04). Replacing or removing waits until running
+ * calls of the old handler return; from inside a handler it (like
+ * pqc_coap_server_close and _free) fails with PQC_ERR_STATE. */
+typedef void (*pqc_coap_handler)(void *user, const pqc_coap_request *req,
+                                 pqc_coap_response *resp);
+PQC_API int pqc_coap_server_set_handler(pqc_coap_server *s, const char *path,
+                                        pqc_coap_handler cb, void *user);
+/* Answers requests for path through the polling queue instead:
+ * pqc_coap_server_recv takes them, pqc_coap_server_respond answers. A
+ * request not answered within timeout_ms of the options (or arriving
+ * with 64 requests already waiting) gets 5.03. */
+PQC_API int pqc_coap_server_handle(pqc_coap_server *s, const char *path);
+/* Waits up to timeout_ms (0: poll, <0: forever) for a queued request
+ * (PQC_ERR_TIMEOUT if none). Buffers: path and query
+ * PQC_COAP_URI_MAX_BYTES, sender PQC_DEVICE_ID_MAX_BYTES, payload
+ * PQC_COAP_MAX_PAYLOAD always fit; a smaller one fails with
+ * PQC_ERR_BUFFER_TOO_SMALL (*payload_len set) and keeps the request for
+ * the next call. *request_id names it for pqc_coap_server_respond. */
+PQC_API int pqc_coap_server_recv(pqc_coap_server *s, int timeout_ms,
+                                 uint64_t *request_id, uint32_t *method,
+                                 char *path, size_t path_cap, char *query,
+                                 size_t query_cap, char *sender,
+                                 size_t sender_cap, int *content_format,
+                                 uint8_t *payload, size_t cap,
+                                 size_t *payload_len);
+/* Answers a request taken with pqc_coap_server_recv. code: 2.xx, 4.xx or
+ * 5.xx. PQC_ERR_STATE when the request was already answered or expired
+ * (it got 5.03). */
+PQC_API int pqc_coap_server_respond(pqc_coap_server *s, uint64_t request_id,
+                                    uint32_t code, int content_format,
+                                    const uint8_t *payload, size_t len);
+/* Sends payload as a 2.05 notification to every observer of path (each
+ * protected for its observer) and sets *sent to their number. */
+PQC_API int pqc_coap_server_notify(pqc_coap_server *s, const char *path,
+                                   int content_format, const uint8_t *payload,
+                                   size_t len, size_t *sent);
+/* Stops serving (queued requests get 5.03), waits for running handlers
+ * and wipes sessions and keys. The handle then answers PQC_ERR_CLOSED and
+ * still needs pqc_coap_server_free. */
+PQC_API int pqc_coap_server_close(pqc_coap_server *s);
+/* Closes if needed and releases the handle. NULL is a no-op. */
+PQC_API void pqc_coap_server_free(pqc_coap_server *s);
+
+/* A client of the server at addr ("host:port") acting as the identity
+ * (NULL in plain mode). In session and OSCORE modes the handshake runs on
+ * the first request. */
+PQC_API int pqc_coap_client_new(pqc_identity *id, const char *addr,
+                                const pqc_coap_options *opts,
+                                pqc_coap_client **out);
+/* pqc_coap_server_add_peer for a client: the server's chain. */
+PQC_API int pqc_coap_client_add_peer(pqc_coap_client *c, const uint8_t *chain,
+                                     size_t chain_len);
+/* One confirmable request. path may carry a query ("/t?unit=C"). timeout_ms
+ * 0 (or <0) takes the options' timeout_ms, which also caps any larger
+ * value. On PQC_OK *code is
+ * the response code, *resp_format its content format (may be NULL), and
+ * the payload is in out; sender (may be NULL; else sender_cap >=
+ * PQC_DEVICE_ID_MAX_BYTES always fits) gets the authenticated responder,
+ * "" for an unprotected refusal or in plain mode. A too small out fails
+ * with PQC_ERR_BUFFER_TOO_SMALL with *code and *out_len set; the payload
+ * is then lost (cap PQC_COAP_MAX_PAYLOAD always fits). */
+PQC_API int pqc_coap_client_request(pqc_coap_client *c, uint32_t method,
+                                    const char *path, int content_format,
+                                    const uint8_t *payload, size_t len,
+                                    int timeout_ms, uint32_t *code,
+                                    int *resp_format, uint8_t *out, size_t cap,
+                                    size_t *out_len, char *sender,
+                                    size_t sender_cap);
+/* Registers an observation of path and waits up to timeout_ms for the
+ * first answer, which pqc_coap_observe_recv returns first (it may be an
+ * error code, e.g. 4.03, after which nothing follows). */
+PQC_API int pqc_coap_client_observe(pqc_coap_client *c, const char *path,
+                                    int timeout_ms,
+                                    pqc_coap_observation **out);
+/* The next verified notification, oldest first (64 are kept; older ones
+ * are dropped). Buffers as in pqc_coap_client_request, except that a too
+ * small out keeps the notification for the next call. PQC_ERR_CLOSED once
+ * the observation was cancelled or its client closed. */
+PQC_API int pqc_coap_observe_recv(pqc_coap_observation *o, int timeout_ms,
+                                  uint32_t *code, int *format, uint8_t *out,
+                                  size_t cap, size_t *out_len, char *sender,
+                                  size_t sender_cap);
+/* Deregisters at the server and ends the observation. */
+PQC_API int pqc_coap_observe_cancel(pqc_coap_observation *o);
+/* Cancels if needed and releases the handle. NULL is a no-op. */
+PQC_API void pqc_coap_observe_free(pqc_coap_observation *o);
+/* Ends the client and its observations and wipes its session. The handle
+ * then answers PQC_ERR_CLOSED and still needs pqc_coap_client_free. */
+PQC_API int pqc_coap_client_close(pqc_coap_client *c);
+/* Closes if needed and releases the handle. NULL is a no-op. */
+PQC_API void pqc_coap_client_free(pqc_coap_client *c);
 
 #ifdef __cplusplus
 }

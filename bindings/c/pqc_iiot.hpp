@@ -29,6 +29,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -607,6 +608,34 @@ inline const char *c_str_or_null(const std::string &s) {
 
 }  // namespace detail
 
+// A verified signed envelope (Identity::sign, Trust::verify_signed).
+struct SignedMessage {
+  std::string sender;                 // the device id the chain certifies
+  std::vector<std::uint8_t> content;  // the bytes the device signed
+  std::int64_t signed_at = 0;         // the signer's clock, Unix seconds
+};
+
+// Largest content an envelope may carry (PQC_SIGNED_MAX_CONTENT).
+inline std::size_t signed_max_content() noexcept { return pqc_signed_max_content(); }
+
+namespace detail {
+// Runs one of the pqc_*_verify_signed functions, whose content is never
+// longer than the envelope.
+template <typename F>
+SignedMessage verify_signed(F call, ByteView envelope, const char *what) {
+  SignedMessage m;
+  m.content.resize(envelope.size() > 0 ? envelope.size() : 1);
+  char sender[PQC_DEVICE_ID_MAX_BYTES] = {0};
+  std::size_t n = 0;
+  detail::check(call(m.content.data(), m.content.size(), &n, sender, sizeof sender,
+                     &m.signed_at),
+                what);
+  m.content.resize(n);
+  m.sender = sender;
+  return m;
+}
+}  // namespace detail
+
 class Identity {
  public:
   // Creates a keystore at path (which must not exist). Empty algorithm
@@ -717,6 +746,26 @@ class Identity {
         },
         "pqc_identity_announcement");
   }
+  // A signed envelope of msg for context (a topic, a path), verifiable by
+  // anyone with the fleet's anchor.
+  std::vector<std::uint8_t> sign(const std::string &context, ByteView msg) {
+    return detail::object_output(
+        [&](std::uint8_t *o, std::size_t c, std::size_t *l) {
+          return pqc_identity_sign(handle_, context.c_str(), msg.data(), msg.size(), o, c, l);
+        },
+        "pqc_identity_sign");
+  }
+  // Checks an envelope against this identity's trust state; throws
+  // VerifyFailed, Untrusted, Revoked, Expired, PolicyError otherwise.
+  SignedMessage verify_signed(ByteView envelope, const std::string &context) {
+    return detail::verify_signed(
+        [&](std::uint8_t *o, std::size_t c, std::size_t *l, char *s, std::size_t sc,
+            std::int64_t *at) {
+          return pqc_identity_verify_signed(handle_, envelope.data(), envelope.size(),
+                                            context.c_str(), o, c, l, s, sc, at);
+        },
+        envelope, "pqc_identity_verify_signed");
+  }
   void apply_policy(ByteView policy) {
     detail::check(pqc_identity_apply_policy(handle_, policy.data(), policy.size()),
                   "pqc_identity_apply_policy");
@@ -798,6 +847,18 @@ class Trust {
     }
     detail::check(st, "pqc_trust_verify_chain");
     return std::string(buf, len > 0 ? len - 1 : 0);
+  }
+
+  // Checks a signed envelope received on context against the anchor,
+  // policy and revocation list; the sender is the certified device id.
+  SignedMessage verify_signed(ByteView envelope, const std::string &context) const {
+    return detail::verify_signed(
+        [&](std::uint8_t *o, std::size_t c, std::size_t *l, char *s, std::size_t sc,
+            std::int64_t *at) {
+          return pqc_trust_verify_signed(handle_, envelope.data(), envelope.size(),
+                                         context.c_str(), o, c, l, s, sc, at);
+        },
+        envelope, "pqc_trust_verify_signed");
   }
 
   pqc_trust *native_handle() const noexcept { return handle_; }
@@ -1400,6 +1461,308 @@ class MqttClient {
 
   pqc_mqtt_client *handle_ = nullptr;
   std::unique_ptr<Callback> callback_;
+};
+
+// ---- CoAP -------------------------------------------------------------------
+
+enum class CoapMode : std::uint32_t {
+  session = PQC_COAP_MODE_SESSION,
+  signed_messages = PQC_COAP_MODE_SIGNED,
+  oscore = PQC_COAP_MODE_OSCORE,
+  plain = PQC_COAP_MODE_PLAIN,
+};
+
+struct CoapOptions {
+  CoapMode mode = CoapMode::session;
+  std::string peer;  // client: the server's device id
+  std::string acl;   // server: "subject methods path" rules, ';'-separated
+  bool certificate_grants = false;
+  std::uint32_t timeout_ms = 0;
+  std::string psk_identity;  // DTLS PSK: both set, or neither
+  std::vector<std::uint8_t> psk;
+  std::uint32_t ack_timeout_ms = 0;
+  std::uint32_t max_retransmit = 0;
+  // DTLS with X.509 certificates (PEM files), instead of a PSK.
+  std::string dtls_cert_file, dtls_key_file, dtls_ca_file, dtls_server_name;
+};
+
+struct CoapRequest {
+  std::uint64_t id = 0;  // polling queue only: the id for respond()
+  std::uint32_t method = 0;
+  std::string path, query;
+  std::string sender;  // authenticated device id
+  int content_format = PQC_COAP_NO_FORMAT;
+  std::vector<std::uint8_t> payload;
+  bool observe = false;
+};
+
+struct CoapResponse {
+  std::uint32_t code = PQC_COAP_CONTENT;
+  int content_format = PQC_COAP_NO_FORMAT;
+  std::vector<std::uint8_t> payload;
+  std::string sender;  // client side: the authenticated responder
+};
+
+namespace detail {
+inline pqc_coap_options coap_options(const CoapOptions &o) {
+  pqc_coap_options c{};
+  c.struct_size = sizeof c;
+  c.mode = static_cast<std::uint32_t>(o.mode);
+  c.flags = o.certificate_grants ? PQC_COAP_CERT_GRANTS : 0u;
+  c.timeout_ms = o.timeout_ms;
+  c.peer = c_str_or_null(o.peer);
+  c.acl = c_str_or_null(o.acl);
+  c.dtls_psk_identity = c_str_or_null(o.psk_identity);
+  c.dtls_psk = o.psk.empty() ? nullptr : o.psk.data();
+  c.dtls_psk_len = o.psk.size();
+  c.ack_timeout_ms = o.ack_timeout_ms;
+  c.max_retransmit = o.max_retransmit;
+  c.dtls_cert_file = c_str_or_null(o.dtls_cert_file);
+  c.dtls_key_file = c_str_or_null(o.dtls_key_file);
+  c.dtls_ca_file = c_str_or_null(o.dtls_ca_file);
+  c.dtls_server_name = c_str_or_null(o.dtls_server_name);
+  return c;
+}
+}  // namespace detail
+
+class CoapServer {
+ public:
+  using Handler = std::function<CoapResponse(const CoapRequest &)>;
+
+  // Plain mode may run without an identity (pass nullptr).
+  explicit CoapServer(const Identity *id, const CoapOptions &options = CoapOptions()) {
+    pqc_coap_options o = detail::coap_options(options);
+    detail::check(pqc_coap_server_new(id != nullptr ? id->native_handle() : nullptr, &o,
+                                      &handle_),
+                  "pqc_coap_server_new");
+  }
+  explicit CoapServer(const Identity &id, const CoapOptions &options = CoapOptions())
+      : CoapServer(&id, options) {}
+  CoapServer(const CoapServer &) = delete;
+  CoapServer &operator=(const CoapServer &) = delete;
+  // Handlers are registered with their address: the server stays put.
+  CoapServer(CoapServer &&) = delete;
+  CoapServer &operator=(CoapServer &&) = delete;
+  // Freeing waits for running handlers, so handlers_ outlives their use.
+  ~CoapServer() { pqc_coap_server_free(handle_); }
+
+  void listen(const std::string &addr = "127.0.0.1:0") {
+    detail::check(pqc_coap_server_listen(handle_, addr.c_str()), "pqc_coap_server_listen");
+  }
+  std::string addr() const {
+    char out[128];
+    std::size_t n = 0;
+    detail::check(pqc_coap_server_addr(handle_, out, sizeof out, &n), "pqc_coap_server_addr");
+    return out;
+  }
+  void add_peer(ByteView chain) {
+    detail::check(pqc_coap_server_add_peer(handle_, chain.data(), chain.size()),
+                  "pqc_coap_server_add_peer");
+  }
+  // h runs on library threads, possibly several at once. An exception it
+  // throws answers 5.00. An empty h removes the resource (4.04).
+  void set_handler(const std::string &path, Handler h) {
+    auto next = h ? std::make_unique<Handler>(std::move(h)) : nullptr;
+    detail::check(pqc_coap_server_set_handler(handle_, path.c_str(),
+                                              next ? &CoapServer::trampoline : nullptr,
+                                              next.get()),
+                  "pqc_coap_server_set_handler");
+    // The library no longer calls the old handler once this returned.
+    handlers_[path] = std::move(next);
+  }
+  // Requests for path go to recv() / respond().
+  void handle(const std::string &path) {
+    detail::check(pqc_coap_server_handle(handle_, path.c_str()), "pqc_coap_server_handle");
+  }
+  // The next queued request, or nullopt when none came in time.
+  std::optional<CoapRequest> recv(int timeout_ms) {
+    CoapRequest r;
+    char path[PQC_COAP_URI_MAX_BYTES], query[PQC_COAP_URI_MAX_BYTES];
+    char sender[PQC_DEVICE_ID_MAX_BYTES];
+    std::vector<std::uint8_t> payload(1024);
+    std::size_t len = 0;
+    auto take = [&](int t) {
+      return pqc_coap_server_recv(handle_, t, &r.id, &r.method, path, sizeof path, query,
+                                  sizeof query, sender, sizeof sender, &r.content_format,
+                                  payload.data(), payload.size(), &len);
+    };
+    int st = take(timeout_ms);
+    if (st == PQC_ERR_BUFFER_TOO_SMALL) {
+      // The request stayed queued; take it with a buffer of its size.
+      payload.resize(len);
+      st = take(0);
+    }
+    if (st == PQC_ERR_TIMEOUT) {
+      return std::nullopt;
+    }
+    detail::check(st, "pqc_coap_server_recv");
+    payload.resize(len);
+    r.path = path;
+    r.query = query;
+    r.sender = sender;
+    r.payload = std::move(payload);
+    return r;
+  }
+  void respond(std::uint64_t request_id, const CoapResponse &resp) {
+    detail::check(pqc_coap_server_respond(handle_, request_id, resp.code, resp.content_format,
+                                          resp.payload.data(), resp.payload.size()),
+                  "pqc_coap_server_respond");
+  }
+  // Sends payload to every observer of path; returns how many.
+  std::size_t notify(const std::string &path, ByteView payload,
+                     int content_format = PQC_COAP_NO_FORMAT) {
+    std::size_t sent = 0;
+    detail::check(pqc_coap_server_notify(handle_, path.c_str(), content_format, payload.data(),
+                                         payload.size(), &sent),
+                  "pqc_coap_server_notify");
+    return sent;
+  }
+  void close() { detail::check(pqc_coap_server_close(handle_), "pqc_coap_server_close"); }
+
+  static std::size_t options_size() noexcept { return pqc_coap_options_size(); }
+  pqc_coap_server *native_handle() const noexcept { return handle_; }
+
+ private:
+  static void trampoline(void *user, const pqc_coap_request *req, pqc_coap_response *resp) {
+    try {
+      CoapRequest r;
+      r.method = req->method;
+      r.path = req->path;
+      r.query = req->query;
+      r.sender = req->sender;
+      r.content_format = req->content_format;
+      r.payload.assign(req->payload, req->payload + req->payload_len);
+      r.observe = req->observe != 0;
+      CoapResponse out = (*static_cast<Handler *>(user))(r);
+      if (out.payload.size() > resp->payload_cap) {
+        resp->code = PQC_COAP_INTERNAL_ERROR;
+        return;
+      }
+      std::copy(out.payload.begin(), out.payload.end(), resp->payload);
+      resp->payload_len = out.payload.size();
+      resp->code = out.code;
+      resp->content_format = out.content_format;
+    } catch (...) {
+      resp->code = PQC_COAP_INTERNAL_ERROR;
+      resp->payload_len = 0;
+    }
+  }
+
+  pqc_coap_server *handle_ = nullptr;
+  std::map<std::string, std::unique_ptr<Handler>> handlers_;
+};
+
+class CoapObservation {
+ public:
+  explicit CoapObservation(pqc_coap_observation *h) noexcept : handle_(h) {}
+  CoapObservation(const CoapObservation &) = delete;
+  CoapObservation &operator=(const CoapObservation &) = delete;
+  CoapObservation(CoapObservation &&other) noexcept
+      : handle_(std::exchange(other.handle_, nullptr)) {}
+  CoapObservation &operator=(CoapObservation &&other) noexcept {
+    if (this != &other) {
+      pqc_coap_observe_free(handle_);
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
+    return *this;
+  }
+  ~CoapObservation() { pqc_coap_observe_free(handle_); }
+
+  // The first answer, then each notification; nullopt when none in time.
+  std::optional<CoapResponse> recv(int timeout_ms) {
+    CoapResponse r;
+    char sender[PQC_DEVICE_ID_MAX_BYTES];
+    std::vector<std::uint8_t> payload(1024);
+    std::size_t len = 0;
+    int st = pqc_coap_observe_recv(handle_, timeout_ms, &r.code, &r.content_format,
+                                   payload.data(), payload.size(), &len, sender, sizeof sender);
+    if (st == PQC_ERR_BUFFER_TOO_SMALL) {
+      payload.resize(len);
+      st = pqc_coap_observe_recv(handle_, 0, &r.code, &r.content_format, payload.data(),
+                                 payload.size(), &len, sender, sizeof sender);
+    }
+    if (st == PQC_ERR_TIMEOUT) {
+      return std::nullopt;
+    }
+    detail::check(st, "pqc_coap_observe_recv");
+    payload.resize(len);
+    r.payload = std::move(payload);
+    r.sender = sender;
+    return r;
+  }
+  void cancel() { detail::check(pqc_coap_observe_cancel(handle_), "pqc_coap_observe_cancel"); }
+  pqc_coap_observation *native_handle() const noexcept { return handle_; }
+
+ private:
+  pqc_coap_observation *handle_ = nullptr;
+};
+
+class CoapClient {
+ public:
+  CoapClient(const Identity *id, const std::string &addr,
+             const CoapOptions &options = CoapOptions()) {
+    pqc_coap_options o = detail::coap_options(options);
+    detail::check(pqc_coap_client_new(id != nullptr ? id->native_handle() : nullptr,
+                                      addr.c_str(), &o, &handle_),
+                  "pqc_coap_client_new");
+  }
+  CoapClient(const Identity &id, const std::string &addr,
+             const CoapOptions &options = CoapOptions())
+      : CoapClient(&id, addr, options) {}
+  CoapClient(const CoapClient &) = delete;
+  CoapClient &operator=(const CoapClient &) = delete;
+  CoapClient(CoapClient &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+  CoapClient &operator=(CoapClient &&other) noexcept {
+    if (this != &other) {
+      pqc_coap_client_free(handle_);
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
+    return *this;
+  }
+  ~CoapClient() { pqc_coap_client_free(handle_); }
+
+  void add_peer(ByteView chain) {
+    detail::check(pqc_coap_client_add_peer(handle_, chain.data(), chain.size()),
+                  "pqc_coap_client_add_peer");
+  }
+  // A 4.xx or 5.xx answer is returned, not thrown: check code.
+  CoapResponse request(std::uint32_t method, const std::string &path, ByteView payload = {},
+                       int content_format = PQC_COAP_NO_FORMAT, int timeout_ms = 0) {
+    CoapResponse r;
+    char sender[PQC_DEVICE_ID_MAX_BYTES];
+    std::vector<std::uint8_t> out(PQC_COAP_MAX_PAYLOAD);
+    std::size_t len = 0;
+    detail::check(pqc_coap_client_request(handle_, method, path.c_str(), content_format,
+                                          payload.data(), payload.size(), timeout_ms, &r.code,
+                                          &r.content_format, out.data(), out.size(), &len,
+                                          sender, sizeof sender),
+                  "pqc_coap_client_request");
+    out.resize(len);
+    r.payload = std::move(out);
+    r.sender = sender;
+    return r;
+  }
+  CoapResponse get(const std::string &path) { return request(PQC_COAP_GET, path); }
+  CoapResponse post(const std::string &path, ByteView payload,
+                    int content_format = PQC_COAP_NO_FORMAT) {
+    return request(PQC_COAP_POST, path, payload, content_format);
+  }
+  CoapResponse put(const std::string &path, ByteView payload,
+                   int content_format = PQC_COAP_NO_FORMAT) {
+    return request(PQC_COAP_PUT, path, payload, content_format);
+  }
+  CoapResponse del(const std::string &path) { return request(PQC_COAP_DELETE, path); }
+  CoapObservation observe(const std::string &path, int timeout_ms = 0) {
+    pqc_coap_observation *o = nullptr;
+    detail::check(pqc_coap_client_observe(handle_, path.c_str(), timeout_ms, &o),
+                  "pqc_coap_client_observe");
+    return CoapObservation(o);
+  }
+  void close() { detail::check(pqc_coap_client_close(handle_), "pqc_coap_client_close"); }
+  pqc_coap_client *native_handle() const noexcept { return handle_; }
+
+ private:
+  pqc_coap_client *handle_ = nullptr;
 };
 
 }  // namespace pqc_iiot

@@ -3,6 +3,8 @@
 
 /// <reference types="node" />
 
+import { EventEmitter } from 'node:events';
+
 /** Byte input: copied for the call, never kept or modified. */
 export type Bytes = Uint8Array | ArrayBuffer | ArrayBufferView;
 /** A message to sign or verify: bytes, or a string taken as UTF-8. */
@@ -155,6 +157,11 @@ export class Identity implements Closable {
   /** Rejects with PQC_ERR_ROLLBACK for an older policy. */
   applyPolicy(policy: Bytes): Promise<void>;
   applyRevocation(list: Bytes): Promise<void>;
+  /** A signed envelope of message (at most SIGNED_MAX_CONTENT bytes) for context:
+   * the content, this device's chain and a signature by its current key. */
+  sign(context: string, message: Message): Promise<Buffer>;
+  /** Trust.verifySigned against this identity's own trust state. */
+  verifySigned(envelope: Bytes, context: string): Promise<SignedMessage>;
   rotationDue(intervalSeconds: number): Promise<boolean>;
   /** Destroys the previous epoch's keys once their overlap is over; true if it did. */
   prune(): Promise<boolean>;
@@ -174,6 +181,125 @@ export class Trust implements Closable {
   /** Resolves if a fresh policy (and the revocation list it demands) is installed;
    * rejects with PQC_ERR_POLICY otherwise. */
   checkPolicy(): Promise<void>;
+  /** Verifies a signed envelope received on context; rejects with PQC_ERR_VERIFY
+   * (tampered), _UNTRUSTED (another fleet or context), _REVOKED, _EXPIRED, _POLICY
+   * or _INVALID_ARGUMENT. */
+  verifySigned(envelope: Bytes, context: string): Promise<SignedMessage>;
+  close(): Promise<void>;
+  readonly closed: boolean;
+}
+
+/** A verified signed envelope. */
+export interface SignedMessage {
+  /** The device id the envelope's chain certifies. */
+  sender: string;
+  content: Buffer;
+  /** The signer's clock (not in the verifier's future). */
+  signedAt: Date;
+}
+
+/** Largest content of a signed envelope (PQC_SIGNED_MAX_CONTENT). */
+export const SIGNED_MAX_CONTENT: 65536;
+/** Largest plaintext of a sealed message (PQC_SEALED_MAX_PLAINTEXT). */
+export const SEALED_MAX_PLAINTEXT: 49152;
+/** Largest MQTT application payload (PQC_MQTT_MAX_PAYLOAD). */
+export const MQTT_MAX_PAYLOAD: 49152;
+
+/** Sealed messages over any transport, for an identity's current keys. */
+export class SessionManager implements Closable {
+  /** The identity needs an installed chain and a policy. */
+  static create(identity: Identity, options?: { resume?: boolean }): Promise<SessionManager>;
+  private constructor();
+  /** Verifies a peer's chain and records its keys; resolves to its device id. */
+  addPeer(chain: Bytes): Promise<string>;
+  acceptAnnouncement(announcement: Bytes, topic: string): Promise<void>;
+  /** Signed by this identity, encrypted to recipient's certified key, bound to context. */
+  seal(recipient: string, context: string, plaintext: Message): Promise<Buffer>;
+  /** Each frame opens once (then PQC_ERR_REPLAY); PQC_ERR_VERIFY when altered or
+   * opened on another context. */
+  open(frame: Bytes, context: string): Promise<{ sender: string; plaintext: Buffer }>;
+  close(): Promise<void>;
+  readonly closed: boolean;
+}
+
+/** A verified MQTT message: sender is the device id the library authenticated. */
+export interface MqttMessage {
+  topic: string;
+  sender: string;
+  payload: Buffer;
+}
+
+export interface MqttOptions {
+  /** 'auto' (default): sessions where established, else sealed. */
+  mode?: 'auto' | 'sealed' | 'sessions';
+  /** Default 1. */
+  qos?: 0 | 1;
+  /** Default: the device id. */
+  clientId?: string;
+  username?: string;
+  password?: string;
+  /** Device ids every frame is for, instead of the certificates' grants. */
+  recipients?: string | string[];
+  cleanSession?: boolean;
+  /** Default 30. */
+  keepaliveSeconds?: number;
+  /** Default 10000; also subscribe's timeout. */
+  connectTimeoutMs?: number;
+  /** Publishes awaiting acknowledgement; default 1000. */
+  queueSize?: number;
+}
+
+/** MQTT with end-to-end protection, as an identity. Messages arrive as 'message'
+ * events or through `for await (const m of client)`, from a thread of its own
+ * waiting in pqc_mqtt_recv while anyone listens. */
+export class MqttClient extends EventEmitter implements AsyncIterable<MqttMessage> {
+  /** The identity must stay open while the client is used. Nothing is sent before connect. */
+  static create(identity: Identity, brokerUrl: string, options?: MqttOptions): Promise<MqttClient>;
+  private constructor();
+  /** Rejects with PQC_ERR_IO (broker unreachable), PQC_ERR_TIMEOUT, PQC_ERR_STATE (twice). */
+  connect(options?: { timeoutMs?: number }): Promise<void>;
+  subscribe(filter: string): Promise<void>;
+  /** Resolves once the broker acknowledged; PQC_ERR_STATE while no reader of the topic
+   * has announced keys, PQC_ERR_RATE_LIMITED when the queue is full. */
+  publish(topic: string, payload: Message, options?: { timeoutMs?: number }): Promise<void>;
+  stats(): Promise<MqttStats>;
+  /** Disconnects, stops receiving (iterators end) and releases the client. */
+  close(): Promise<void>;
+  readonly closed: boolean;
+  [Symbol.asyncIterator](): AsyncIterator<MqttMessage>;
+  on(event: 'message', listener: (message: MqttMessage) => void): this;
+  on(event: 'error', listener: (error: Error) => void): this;
+  on(event: 'close', listener: () => void): this;
+  once(event: 'message', listener: (message: MqttMessage) => void): this;
+  once(event: 'error', listener: (error: Error) => void): this;
+  once(event: 'close', listener: () => void): this;
+}
+
+export interface MqttStats {
+  delivered: number;
+  published: number;
+  publish_failed: number;
+  queue_full: number;
+  dropped_oversize: number;
+  dropped_bad_topic: number;
+  dropped_rate_limited: number;
+  /** Forged, tampered, replayed or re-routed frames. */
+  dropped_unprotect: number;
+  dropped_not_for_me: number;
+  dropped_control: number;
+  accepted_announcements: number;
+  accepted_handshakes: number;
+  reconnects: number;
+  connection_lost: number;
+}
+
+/** An in-process broker (mochi-mqtt) for demos and tests; not for production. */
+export class MqttBroker implements Closable {
+  /** addr host:port; omitted, a free port on 127.0.0.1. */
+  static create(addr?: string): Promise<MqttBroker>;
+  private constructor();
+  /** e.g. "tcp://127.0.0.1:40123". */
+  readonly url: string;
   close(): Promise<void>;
   readonly closed: boolean;
 }
@@ -196,6 +322,9 @@ export class CertificateAuthority implements Closable {
   /** The trust anchor devices and peers need. */
   certificate(): Promise<Buffer>;
   allow(deviceId: string, factoryPublicKey: Bytes, roles?: string | string[]): Promise<void>;
+  /** allow() with MQTT topic grants in the certificate the device gets. */
+  allowTopics(deviceId: string, factoryPublicKey: Bytes,
+    grants?: { publish?: string | string[]; subscribe?: string | string[]; roles?: string | string[] }): Promise<void>;
   /** Issues a chain for a join or renewal request; default validity one year. */
   enroll(request: Bytes, validitySeconds?: number): Promise<Buffer>;
   signPolicy(options?: PolicyOptions): Promise<Buffer>;

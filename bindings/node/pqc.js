@@ -7,6 +7,9 @@
 // blocked by cryptography. Inputs are copied for the call; copies that held
 // secrets are wiped by the worker once the library has read them.
 
+const path = require('node:path');
+const { EventEmitter } = require('node:events');
+const { Worker } = require('node:worker_threads');
 const { client } = require('./lib/client');
 const { PqcError, STATUS, STATUS_CODES } = require('./lib/errors');
 const native = require('./lib/native');
@@ -264,6 +267,23 @@ class Identity extends Handle {
     await this._call('identityApplyRevocation', [l], [l]);
   }
 
+  /** A signed envelope of message for context (a topic, a path; "" allowed):
+   * the content, this device's chain and a signature by its current key.
+   * Anyone holding the fleet's anchor verifies it (Trust.verifySigned). */
+  async sign(context, message) {
+    const m = copyIn(message, 'message', { allowString: true });
+    if (m.byteLength > native.SIGNED_MAX_CONTENT) {
+      throw new PqcError(STATUS.PQC_ERR_INVALID_ARGUMENT, `message is ${m.byteLength} bytes, limit ${native.SIGNED_MAX_CONTENT}`);
+    }
+    return buf(await this._call('identitySign', [text(context, 'context'), m], [m]));
+  }
+
+  /** Trust.verifySigned against this identity's own trust state. */
+  async verifySigned(envelope, context) {
+    const e = copyIn(envelope, 'envelope');
+    return signedMessage(await this._call('identityVerifySigned', [e, text(context, 'context')], [e]));
+  }
+
   rotationDue(intervalSeconds) {
     return this._call('identityRotationDue', [seconds(intervalSeconds, 'intervalSeconds')]);
   }
@@ -305,6 +325,15 @@ class Trust extends Handle {
     await this._call('trustApplyRevocation', [l], [l]);
   }
 
+  /** Verifies a signed envelope received on context: resolves to
+   * { sender, content, signedAt } with sender the device id the chain
+   * certifies; rejects with PQC_ERR_VERIFY (tampered), _UNTRUSTED (another
+   * fleet or context), _REVOKED, _EXPIRED, _POLICY or _INVALID_ARGUMENT. */
+  async verifySigned(envelope, context) {
+    const e = copyIn(envelope, 'envelope');
+    return signedMessage(await this._call('trustVerifySigned', [e, text(context, 'context')], [e]));
+  }
+
   /** Resolves if a fresh policy (and the revocation list it demands) is
    * installed; rejects with PQC_ERR_POLICY otherwise. */
   async checkPolicy() {
@@ -336,6 +365,14 @@ class CertificateAuthority extends Handle {
     await this._call('caAllow', [text(deviceId, 'deviceId'), k, list(roles, 'roles')], [k]);
   }
 
+  /** allow() with MQTT topic grants in the certificate the device gets:
+   * publish and subscribe are topic filters (a string or a list). */
+  async allowTopics(deviceId, factoryPublicKey, { publish, subscribe, roles } = {}) {
+    const k = copyIn(factoryPublicKey, 'factoryPublicKey');
+    await this._call('caAllowTopics', [text(deviceId, 'deviceId'), k, list(roles, 'roles'),
+      list(publish, 'publish'), list(subscribe, 'subscribe')], [k]);
+  }
+
   async enroll(request, validitySeconds) {
     const r = copyIn(request, 'request');
     return buf(await this._call('caEnroll', [r, seconds(validitySeconds, 'validitySeconds', 365 * 86400)], [r]));
@@ -364,6 +401,232 @@ class CertificateAuthority extends Handle {
     }
     const all = copyIn(Buffer.concat(ids), 'key ids');
     return buf(await this._call('caRevoke', [all], [all]));
+  }
+}
+
+function signedMessage(r) {
+  return { sender: r.sender, content: buf(r.content), signedAt: new Date(r.signedAt * 1000) };
+}
+
+// ---- Sealed messages over any transport
+
+class SessionManager extends Handle {
+  /** A manager for the identity's current keys (the identity needs an
+   * installed chain, a policy and a revocation list). */
+  static async create(identity, { resume = false } = {}) {
+    if (!(identity instanceof Identity)) throw new TypeError('identity must be a pqc.Identity');
+    return new SessionManager(await identity._call('managerNew', [resume ? 1 : 0]));
+  }
+
+  /** Verifies a peer's chain and records its keys; resolves to its id. */
+  addPeer(chain) {
+    const c = copyIn(chain, 'chain');
+    return this._call('managerAddPeer', [c], [c]);
+  }
+
+  async acceptAnnouncement(announcement, topic) {
+    const a = copyIn(announcement, 'announcement');
+    await this._call('managerAcceptAnnouncement', [a, text(topic, 'topic')], [a]);
+  }
+
+  /** A sealed frame of plaintext for recipient (a known peer), bound to
+   * context: signed by this identity and encrypted to the recipient. */
+  async seal(recipient, context, plaintext) {
+    const p = copyIn(plaintext, 'plaintext', { allowString: true });
+    if (p.byteLength > native.SEALED_MAX_PLAINTEXT) {
+      throw new PqcError(STATUS.PQC_ERR_INVALID_ARGUMENT, `plaintext is ${p.byteLength} bytes, limit ${native.SEALED_MAX_PLAINTEXT}`);
+    }
+    return buf(await this._call('seal', [text(recipient, 'recipient'), text(context, 'context'), p], [p]));
+  }
+
+  /** Checks and decrypts a sealed frame received on context; each frame is
+   * accepted once (PQC_ERR_REPLAY after). Resolves to { sender, plaintext }. */
+  async open(frame, context) {
+    const f = copyIn(frame, 'frame');
+    const r = await this._call('open', [f, text(context, 'context')], [f]);
+    return { sender: r.sender, plaintext: buf(r.plaintext) };
+  }
+}
+
+// ---- MQTT
+
+const MQTT_MODES = Object.freeze({ auto: 0, sealed: 1, sessions: 2 });
+const MQTT_QOS0 = 1;
+const MQTT_CLEAN_SESSION = 2;
+
+function milliseconds(v, what, dflt = 0) {
+  if (v == null) return dflt;
+  if (v === Infinity) return -1;
+  if (!Number.isSafeInteger(v) || v < 0 || v > 0x7fffffff) {
+    throw new RangeError(`${what} must be an integer number of milliseconds in 0..2^31-1, or Infinity`);
+  }
+  return v;
+}
+
+function mqttOptions(o) {
+  if (o.mode != null && !(o.mode in MQTT_MODES)) {
+    throw new TypeError(`mode must be one of ${Object.keys(MQTT_MODES).join(', ')}`);
+  }
+  if (o.qos != null && o.qos !== 0 && o.qos !== 1) throw new RangeError('qos must be 0 or 1');
+  return {
+    mode: MQTT_MODES[o.mode || 'auto'],
+    clientId: text(o.clientId, 'clientId', true),
+    username: text(o.username, 'username', true),
+    password: text(o.password, 'password', true),
+    recipients: list(o.recipients, 'recipients'),
+    flags: (o.qos === 0 ? MQTT_QOS0 : 0) | (o.cleanSession ? MQTT_CLEAN_SESSION : 0),
+    keepaliveSeconds: seconds(o.keepaliveSeconds, 'keepaliveSeconds', 0),
+    connectTimeoutMs: milliseconds(o.connectTimeoutMs, 'connectTimeoutMs'),
+    queueSize: milliseconds(o.queueSize, 'queueSize'),
+  };
+}
+
+/**
+ * A client of an MQTT broker acting as a provisioned identity: payloads it
+ * publishes are protected end to end for the devices entitled to read the
+ * topic, and every message it emits names the sender the library
+ * authenticated. Messages come as 'message' events ({ topic, sender,
+ * payload }) or through `for await (const m of client)`. A thread of its
+ * own waits in pqc_mqtt_recv while anyone listens; the event loop never
+ * blocks.
+ */
+class MqttClient extends EventEmitter {
+  static async create(identity, brokerUrl, opts = {}) {
+    if (!(identity instanceof Identity)) throw new TypeError('identity must be a pqc.Identity');
+    const r = await identity._call('mqttNew', [text(brokerUrl, 'brokerUrl'), mqttOptions(opts)]);
+    return new MqttClient(r);
+  }
+
+  constructor(r) {
+    super();
+    this._ref = new Handle(r.handle);
+    this._address = r.address;
+    this._receiver = null;
+    this._connected = false;
+    this._closing = null;
+    this.on('newListener', (event) => {
+      if (event === 'message') queueMicrotask(() => this._startReceiver());
+    });
+  }
+
+  get closed() { return this._ref.closed; }
+
+  /** Connects, subscribes what was subscribed so far and announces the
+   * device's keys. The library reconnects by itself afterwards. */
+  async connect({ timeoutMs } = {}) {
+    await this._ref._call('mqttConnect', [milliseconds(timeoutMs, 'timeoutMs')]);
+    this._connected = true;
+    this._startReceiver();
+  }
+
+  /** Subscribes a filter (+ and # wildcards); before connect it is
+   * recorded and subscribed on connect. */
+  async subscribe(filter) {
+    await this._ref._call('mqttSubscribe', [text(filter, 'filter')]);
+  }
+
+  /** Protects and publishes payload; resolves once the broker acknowledged
+   * it. Rejects with PQC_ERR_STATE while no reader of the topic has
+   * announced keys, PQC_ERR_RATE_LIMITED when the publish queue is full. */
+  async publish(topic, payload, { timeoutMs } = {}) {
+    const p = copyIn(payload, 'payload', { allowString: true });
+    if (p.byteLength > native.MQTT_MAX_PAYLOAD) {
+      throw new PqcError(STATUS.PQC_ERR_INVALID_ARGUMENT, `payload is ${p.byteLength} bytes, limit ${native.MQTT_MAX_PAYLOAD}`);
+    }
+    await this._ref._call('mqttPublish', [text(topic, 'topic'), p, milliseconds(timeoutMs, 'timeoutMs')], [p]);
+  }
+
+  /** Cumulative counters: delivered, published, dropped_unprotect, ... */
+  stats() { return this._ref._call('mqttStats'); }
+
+  /** Disconnects, stops receiving and releases the client. */
+  close() {
+    if (!this._closing) this._closing = this._close();
+    return this._closing;
+  }
+
+  async _close() {
+    const receiver = this._stopReceiver();
+    if (!this._ref.closed) {
+      // Closing first makes a waiting pqc_mqtt_recv return at once.
+      await this._ref._call('mqttClose').catch(() => {});
+    }
+    await receiver;
+    await this._ref.close();
+    this.emit('close');
+  }
+
+  _startReceiver() {
+    if (this._receiver || !this._connected || this._closing || this.listenerCount('message') === 0) return;
+    const stop = new SharedArrayBuffer(4);
+    const w = new Worker(path.join(__dirname, 'lib', 'receiver.js'), { workerData: { address: this._address, stop } });
+    const done = new Promise((resolve) => w.once('exit', resolve));
+    this._receiver = { w, stop, done };
+    w.on('message', (m) => {
+      if (m.error) {
+        const err = m.error.status !== undefined ? new PqcError(m.error.status, m.error.detail, 'pqc_mqtt_recv') : new Error(m.error.message);
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+        return;
+      }
+      this.emit('message', { topic: m.topic, sender: m.sender, payload: buf(m.payload) });
+    });
+    w.on('error', (err) => {
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+    });
+  }
+
+  async _stopReceiver() {
+    const r = this._receiver;
+    if (!r) return;
+    Atomics.store(new Int32Array(r.stop), 0, 1);
+    await r.done;
+  }
+
+  /** Verified messages as an async iterator, until the client closes. */
+  [Symbol.asyncIterator]() {
+    const queue = [];
+    const waiters = [];
+    let ended = false;
+    const onMessage = (m) => {
+      const w = waiters.shift();
+      if (w) w({ value: m, done: false });
+      else queue.push(m);
+    };
+    const finish = () => {
+      ended = true;
+      this.off('message', onMessage);
+      this.off('close', finish);
+      for (const w of waiters.splice(0)) w({ value: undefined, done: true });
+    };
+    this.on('message', onMessage);
+    this.on('close', finish);
+    return {
+      next: () => {
+        if (queue.length) return Promise.resolve({ value: queue.shift(), done: false });
+        if (ended) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => waiters.push(resolve));
+      },
+      return: () => {
+        finish();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      [Symbol.asyncIterator]() { return this; },
+    };
+  }
+}
+
+/** An in-process MQTT broker (mochi-mqtt) for demos and tests: it lets
+ * every client in and keeps nothing on disk. Not a production broker. */
+class MqttBroker extends Handle {
+  /** addr is host:port; omitted, a free port on 127.0.0.1. */
+  static async create(addr) {
+    const r = await client.call('brokerNew', [text(addr, 'addr', true)]);
+    return new MqttBroker(r);
+  }
+
+  constructor(r) {
+    super(r.handle);
+    this.url = r.url;
   }
 }
 
@@ -407,6 +670,12 @@ module.exports = {
   Identity,
   Trust,
   CertificateAuthority,
+  SessionManager,
+  MqttClient,
+  MqttBroker,
+  MQTT_MAX_PAYLOAD: native.MQTT_MAX_PAYLOAD,
+  SEALED_MAX_PLAINTEXT: native.SEALED_MAX_PLAINTEXT,
+  SIGNED_MAX_CONTENT: native.SIGNED_MAX_CONTENT,
   version,
   libraryInfo,
   randomBytes,

@@ -543,6 +543,42 @@ TEST(Identity, JoinVerifyRotateRevokeReopen) {
                pqc_iiot::IoError);
 }
 
+TEST(Identity, SignedEnvelopes) {
+  using pqc_iiot::KeyKind;
+  TempDir dir;
+  auto ca = pqc_iiot::Ca::create(dir.file("ca.store"), KeyKind::raw_key,
+                                 pqc_iiot::random_bytes(32), "root", 10ull * 365 * 86400);
+  auto dev = pqc_iiot::Identity::create(dir.file("dev.store"), KeyKind::raw_key,
+                                        pqc_iiot::random_bytes(32), "pump-3");
+  ca.allow("pump-3", dev.factory_public_key(), "");
+  dev.install(ca.enroll(dev.join_request(), 86400), ca.certificate(), 0);
+  pqc_iiot::PolicyOptions opts;
+  opts.ttl_seconds = 3600;
+  const auto policy = ca.sign_policy(opts);
+  dev.apply_policy(policy);
+  pqc_iiot::Trust trust(ca.certificate());
+  trust.apply_policy(policy);
+
+  const std::string reading = "flow=12.5";
+  const std::vector<std::uint8_t> msg(reading.begin(), reading.end());
+  const auto env = dev.sign("plant/pump-3", msg);
+  const auto got = trust.verify_signed(env, "plant/pump-3");
+  EXPECT_EQ(got.sender, "pump-3");
+  EXPECT_EQ(got.content, msg);
+  EXPECT_GT(got.signed_at, 1700000000);
+  EXPECT_EQ(dev.verify_signed(env, "plant/pump-3").content, msg);
+  EXPECT_EQ(pqc_iiot::signed_max_content(), std::size_t{PQC_SIGNED_MAX_CONTENT});
+
+  EXPECT_THROW(trust.verify_signed(env, "plant/pump-4"), pqc_iiot::Untrusted);
+  auto tampered = env;
+  tampered[tampered.size() - 11] ^= 1;
+  EXPECT_THROW(trust.verify_signed(tampered, "plant/pump-3"), pqc_iiot::VerifyFailed);
+  EXPECT_THROW(dev.sign("c", std::vector<std::uint8_t>(PQC_SIGNED_MAX_CONTENT + 1)),
+               pqc_iiot::InvalidArgument);
+  trust.apply_revocation(ca.revoke({dev.key_id()}));
+  EXPECT_THROW(trust.verify_signed(env, "plant/pump-3"), pqc_iiot::Revoked);
+}
+
 TEST(Errors, EveryStatusHasAClass) {
   const std::pair<int, pqc_iiot::Status> all[] = {
       {PQC_ERR_REPLAY, pqc_iiot::Status::replay},
@@ -880,3 +916,176 @@ TEST(Mqtt, BadOptionsAndUrl) {
   pqc_iiot::MqttClient c(f.sensor, "tcp://127.0.0.1:1");
   EXPECT_THROW(c.connect(2000), pqc_iiot::IoError);
 }
+
+// ---- CoAP -------------------------------------------------------------------
+
+namespace {
+
+static_assert(!std::is_copy_constructible_v<pqc_iiot::CoapClient>, "CoapClient owns a handle");
+static_assert(std::is_nothrow_move_constructible_v<pqc_iiot::CoapClient>);
+static_assert(std::is_nothrow_move_constructible_v<pqc_iiot::CoapObservation>);
+// Handlers are registered by address, so a server cannot move.
+static_assert(!std::is_move_constructible_v<pqc_iiot::CoapServer>);
+
+std::string text(const std::vector<std::uint8_t> &v) { return std::string(v.begin(), v.end()); }
+
+// plc-1 serves, scada-1 asks; each knows the other's chain.
+struct CoapPair {
+  SessionFleet f;
+  pqc_iiot::CoapServer server;
+  std::optional<pqc_iiot::CoapClient> client;
+
+  explicit CoapPair(pqc_iiot::CoapMode mode, const std::string &acl = "")
+      : server(f.a, server_options(mode, acl)) {
+    server.add_peer(f.chain_b);
+    server.listen();
+    pqc_iiot::CoapOptions o;
+    o.mode = mode;
+    o.peer = "plc-1";
+    o.timeout_ms = 20000;
+    client.emplace(f.b, server.addr(), o);
+    client->add_peer(f.chain_a);
+  }
+  static pqc_iiot::CoapOptions server_options(pqc_iiot::CoapMode mode, const std::string &acl) {
+    pqc_iiot::CoapOptions o;
+    o.mode = mode;
+    o.acl = acl;
+    return o;
+  }
+};
+
+class CoapModes : public ::testing::TestWithParam<pqc_iiot::CoapMode> {};
+
+TEST_P(CoapModes, HandlerQueueAndObserve) {
+  CoapPair p(GetParam());
+  std::atomic<int> calls{0};
+  p.server.set_handler("/temp", [&](const pqc_iiot::CoapRequest &r) {
+    calls++;
+    pqc_iiot::CoapResponse resp;
+    resp.code = r.method == PQC_COAP_GET ? PQC_COAP_CONTENT : PQC_COAP_CHANGED;
+    std::string body = r.sender + "|" + r.query + "|" + text(r.payload);
+    resp.payload.assign(body.begin(), body.end());
+    return resp;
+  });
+  p.server.set_handler("/throws", [](const pqc_iiot::CoapRequest &) -> pqc_iiot::CoapResponse {
+    throw std::runtime_error("handler bug");
+  });
+  p.server.handle("/queue");
+
+  auto r = p.client->post("/temp?u=C", "21.5");
+  EXPECT_EQ(r.code, PQC_COAP_CHANGED);
+  EXPECT_EQ(text(r.payload), "scada-1|u=C|21.5");
+  EXPECT_EQ(r.sender, "plc-1");
+  EXPECT_EQ(p.client->get("/throws").code, PQC_COAP_INTERNAL_ERROR);
+  EXPECT_EQ(p.client->get("/none").code, PQC_COAP_NOT_FOUND);
+
+  std::thread responder([&] {
+    auto req = p.server.recv(20000);
+    ASSERT_TRUE(req.has_value());
+    EXPECT_EQ(req->method, PQC_COAP_PUT);
+    EXPECT_EQ(req->sender, "scada-1");
+    pqc_iiot::CoapResponse resp;
+    resp.code = PQC_COAP_CHANGED;
+    resp.payload = req->payload;
+    p.server.respond(req->id, resp);
+    EXPECT_THROW(p.server.respond(req->id, resp), pqc_iiot::StateError);
+  });
+  auto q = p.client->put("/queue", std::string(3000, 'x'));
+  responder.join();
+  EXPECT_EQ(q.code, PQC_COAP_CHANGED);
+  EXPECT_EQ(q.payload.size(), 3000u);
+  EXPECT_FALSE(p.server.recv(0).has_value());
+
+  auto obs = p.client->observe("/temp", 20000);
+  auto first = obs.recv(5000);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->code, PQC_COAP_CONTENT);
+  EXPECT_EQ(p.server.notify("/temp", "22.0", 0), 1u);
+  if (GetParam() != pqc_iiot::CoapMode::signed_messages) {
+    // Signed notifications exceed one datagram (see c_api_test.c).
+    auto n = obs.recv(20000);
+    ASSERT_TRUE(n.has_value());
+    EXPECT_EQ(text(n->payload), "22.0");
+    EXPECT_EQ(n->sender, "plc-1");
+  }
+  obs.cancel();
+  EXPECT_THROW(obs.recv(0), pqc_iiot::Closed);
+
+  // Removing a handler: the path is gone, the old handler is not called.
+  int before = calls;
+  p.server.set_handler("/temp", nullptr);
+  EXPECT_EQ(p.client->get("/temp").code, PQC_COAP_NOT_FOUND);
+  EXPECT_EQ(calls, before);
+  p.client->close();
+  EXPECT_THROW(p.client->get("/temp"), pqc_iiot::Closed);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, CoapModes,
+                         ::testing::Values(pqc_iiot::CoapMode::session,
+                                           pqc_iiot::CoapMode::signed_messages,
+                                           pqc_iiot::CoapMode::oscore),
+                         [](const ::testing::TestParamInfo<pqc_iiot::CoapMode> &info) {
+                           switch (info.param) {
+                             case pqc_iiot::CoapMode::session:
+                               return std::string("session");
+                             case pqc_iiot::CoapMode::signed_messages:
+                               return std::string("signed");
+                             case pqc_iiot::CoapMode::oscore:
+                               return std::string("oscore");
+                             default:
+                               return std::string("plain");
+                           }
+                         });
+
+TEST(Coap, AclAnswersForbiddenNotThrows) {
+  CoapPair p(pqc_iiot::CoapMode::session, "scada-1 GET /ro");
+  p.server.set_handler("/ro", [](const pqc_iiot::CoapRequest &) {
+    pqc_iiot::CoapResponse r;
+    r.payload = {'o', 'k'};
+    return r;
+  });
+  EXPECT_EQ(p.client->get("/ro").code, PQC_COAP_CONTENT);
+  auto denied = p.client->post("/ro", "x");
+  EXPECT_EQ(denied.code, PQC_COAP_FORBIDDEN);
+  EXPECT_EQ(denied.sender, "plc-1");  // a protected refusal
+}
+
+TEST(Coap, BadOptionsAndArguments) {
+  SessionFleet f;
+  pqc_iiot::CoapOptions o;
+  o.acl = "scada-1 GET";
+  EXPECT_THROW(pqc_iiot::CoapServer(f.a, o), pqc_iiot::InvalidArgument);
+  o.acl.clear();
+  EXPECT_THROW(pqc_iiot::CoapClient(f.b, "127.0.0.1:1", o), pqc_iiot::InvalidArgument);
+  EXPECT_THROW(pqc_iiot::CoapServer(nullptr, o), pqc_iiot::Closed);
+  EXPECT_EQ(pqc_iiot::CoapServer::options_size(), sizeof(pqc_coap_options));
+  pqc_iiot::CoapServer s(f.a);
+  EXPECT_THROW(s.addr(), pqc_iiot::StateError);
+  EXPECT_THROW(s.handle("relative"), pqc_iiot::InvalidArgument);
+  EXPECT_THROW(s.add_peer(std::vector<std::uint8_t>{1, 2, 3}), pqc_iiot::InvalidArgument);
+  s.close();
+  EXPECT_THROW(s.listen(), pqc_iiot::Closed);
+}
+
+TEST(Coap, PlainOverDtlsPsk) {
+  pqc_iiot::CoapOptions so;
+  so.mode = pqc_iiot::CoapMode::plain;
+  so.psk_identity = "gw-1";
+  so.psk = pqc_iiot::random_bytes(16);
+  pqc_iiot::CoapServer s(nullptr, so);
+  s.set_handler("/id", [](const pqc_iiot::CoapRequest &r) {
+    pqc_iiot::CoapResponse resp;
+    resp.payload.assign(r.sender.begin(), r.sender.end());
+    return resp;
+  });
+  s.listen();
+  pqc_iiot::CoapOptions co = so;
+  co.timeout_ms = 5000;
+  pqc_iiot::CoapClient c(nullptr, s.addr(), co);
+  auto r = c.get("/id");
+  EXPECT_EQ(r.code, PQC_COAP_CONTENT);
+  EXPECT_EQ(text(r.payload), "gw-1");
+  EXPECT_EQ(r.sender, "");
+}
+
+}  // namespace

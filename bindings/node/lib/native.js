@@ -120,7 +120,67 @@ const PROTOTYPES = [
   'int pqc_ca_enroll(pqc_ca *ca, const uint8_t *request, size_t request_len, uint64_t validity_seconds, uint8_t *out, size_t cap, _Out_ size_t *out_len)',
   'int pqc_ca_sign_policy(pqc_ca *ca, uint64_t ttl_seconds, const char *allowed_kems, const char *allowed_sigs, uint64_t rekey_messages, uint64_t rekey_seconds, int require_sessions, uint8_t *out, size_t cap, _Out_ size_t *out_len)',
   'int pqc_ca_revoke(pqc_ca *ca, const uint8_t *key_ids, size_t count, uint8_t *out, size_t cap, _Out_ size_t *out_len)',
+  'int pqc_ca_allow_topics(pqc_ca *ca, const char *device_id, const uint8_t *factory_key, size_t factory_key_len, const char *roles, const char *publish, const char *subscribe)',
+
+  'size_t pqc_signed_max_content(void)',
+  'int pqc_identity_sign(pqc_identity *id, const char *context, const uint8_t *msg, size_t msg_len, uint8_t *out, size_t cap, _Out_ size_t *out_len)',
+  'int pqc_identity_verify_signed(pqc_identity *id, const uint8_t *env, size_t env_len, const char *context, uint8_t *out, size_t cap, _Out_ size_t *out_len, uint8_t *sender, size_t sender_cap, _Out_ int64_t *signed_at)',
+  'int pqc_trust_verify_signed(const pqc_trust *trust, const uint8_t *env, size_t env_len, const char *context, uint8_t *out, size_t cap, _Out_ size_t *out_len, uint8_t *sender, size_t sender_cap, _Out_ int64_t *signed_at)',
+
+  'int pqc_session_manager_new(pqc_identity *id, uint32_t flags, _Out_ pqc_session_manager **out)',
+  'void pqc_session_manager_free(pqc_session_manager *m)',
+  'int pqc_session_manager_add_peer(pqc_session_manager *m, const uint8_t *chain, size_t chain_len, uint8_t *device_id, size_t cap, _Out_ size_t *out_len)',
+  'int pqc_session_manager_accept_announcement(pqc_session_manager *m, const uint8_t *ann, size_t ann_len, const char *topic)',
+  'size_t pqc_seal_overhead_max(void)',
+  'int pqc_seal(pqc_session_manager *m, const char *recipient_id, const char *context, const uint8_t *pt, size_t pt_len, uint8_t *out, size_t cap, _Out_ size_t *out_len)',
+  'int pqc_open(pqc_session_manager *m, const uint8_t *frame, size_t frame_len, const char *context, uint8_t *out, size_t cap, _Out_ size_t *out_len, uint8_t *sender, size_t sender_cap)',
+
+  'size_t pqc_mqtt_options_size(void)',
+  'size_t pqc_mqtt_stats_size(void)',
+  'int pqc_mqtt_new(pqc_identity *id, const char *broker_url, const pqc_mqtt_options *opts, _Out_ pqc_mqtt_client **out)',
+  'int pqc_mqtt_connect(pqc_mqtt_client *c, int timeout_ms)',
+  'int pqc_mqtt_publish(pqc_mqtt_client *c, const char *topic, const uint8_t *payload, size_t len, int timeout_ms)',
+  'int pqc_mqtt_subscribe(pqc_mqtt_client *c, const char *filter)',
+  'int pqc_mqtt_stats(const pqc_mqtt_client *c, _Inout_ pqc_mqtt_stats_t *out)',
+  'int pqc_mqtt_close(pqc_mqtt_client *c)',
+  'void pqc_mqtt_free(pqc_mqtt_client *c)',
+  'int pqc_mqtt_broker_new(const char *addr, _Out_ pqc_mqtt_broker **out)',
+  'int pqc_mqtt_broker_url(const pqc_mqtt_broker *b, uint8_t *out, size_t cap, _Out_ size_t *out_len)',
+  'void pqc_mqtt_broker_free(pqc_mqtt_broker *b)',
 ];
+
+// pqc_mqtt_recv for the receiver thread (lib/receiver.js), which gets the
+// client as the address the library issued: a koffi pointer object cannot
+// cross threads, a number can. The library checks every handle it is
+// given, so a stale address answers PQC_ERR_CLOSED.
+const RECEIVER_PROTOTYPES = [
+  'int pqc_mqtt_recv(uintptr_t c, int timeout_ms, uint8_t *topic, size_t topic_cap, uint8_t *sender, size_t sender_cap, uint8_t *payload, size_t cap, _Out_ size_t *payload_len)',
+  'const char *pqc_last_error(void)',
+];
+
+const SEALED_MAX_PLAINTEXT = 49152;
+const MQTT_MAX_PAYLOAD = 49152;
+const MQTT_TOPIC_MAX_BYTES = 513;
+const DEVICE_ID_MAX_BYTES = 129;
+const SIGNED_MAX_CONTENT = 65536;
+
+// The structures of include/pqc_iiot.h, checked against the library's own
+// sizes at load so a mismatch fails loudly instead of corrupting memory.
+const STRUCTS = {
+  pqc_mqtt_options: {
+    struct_size: 'uint32_t', mode: 'uint32_t', client_id: 'const char *', username: 'const char *',
+    password: 'const char *', recipients: 'const char *', flags: 'uint32_t',
+    keepalive_seconds: 'uint32_t', connect_timeout_ms: 'uint32_t', queue_size: 'uint32_t',
+  },
+  pqc_mqtt_stats_t: {
+    struct_size: 'uint32_t', reserved: 'uint32_t',
+    delivered: 'uint64_t', published: 'uint64_t', publish_failed: 'uint64_t', queue_full: 'uint64_t',
+    dropped_oversize: 'uint64_t', dropped_bad_topic: 'uint64_t', dropped_rate_limited: 'uint64_t',
+    dropped_unprotect: 'uint64_t', dropped_not_for_me: 'uint64_t', dropped_control: 'uint64_t',
+    accepted_announcements: 'uint64_t', accepted_handshakes: 'uint64_t', reconnects: 'uint64_t',
+    connection_lost: 'uint64_t',
+  },
+};
 
 let loaded = null;
 
@@ -128,13 +188,23 @@ let loaded = null;
 // loads the library once. dlopen hands every thread the same mapping, so the
 // Go runtime inside still starts once per process, as docs/c-api.md demands
 // (loaded once, never unloaded).
+const OPAQUE = ['pqc_kem', 'pqc_sig', 'pqc_identity', 'pqc_trust', 'pqc_ca',
+  'pqc_session_manager', 'pqc_mqtt_client', 'pqc_mqtt_broker'];
+
+function declareTypes() {
+  for (const name of OPAQUE) {
+    try { koffi.opaque(name); } catch (e) { /* already declared on this thread */ }
+  }
+  for (const [name, fields] of Object.entries(STRUCTS)) {
+    try { koffi.struct(name, fields); } catch (e) { /* already declared on this thread */ }
+  }
+}
+
 function load() {
   if (loaded) return loaded;
   const where = locate();
   const lib = koffi.load(where.path);
-  for (const name of ['pqc_kem', 'pqc_sig', 'pqc_identity', 'pqc_trust', 'pqc_ca']) {
-    try { koffi.opaque(name); } catch (e) { /* already declared on this thread */ }
-  }
+  declareTypes();
   // The ABI number first: a library of another ABI may lack or change the
   // functions declared below, and that should read as a version mismatch.
   let abi;
@@ -153,13 +223,35 @@ function load() {
     const f = lib.func(proto);
     fn[f.info.name] = f;
   }
+  for (const [name, sizeFn] of [['pqc_mqtt_options', 'pqc_mqtt_options_size'], ['pqc_mqtt_stats_t', 'pqc_mqtt_stats_size']]) {
+    const theirs = Number(fn[sizeFn]());
+    if (koffi.sizeof(name) !== theirs) {
+      throw new Error(`${where.path}: ${name} is ${theirs} bytes, this package declares ${koffi.sizeof(name)}`);
+    }
+  }
   loaded = { lib, fn, path: where.path, source: where.source, version: fn.pqc_version() };
   return loaded;
+}
+
+let receiverLoaded = null;
+
+// The few functions the receiver thread needs, declared on that thread.
+function loadReceiver() {
+  if (receiverLoaded) return receiverLoaded;
+  const lib = koffi.load(locate().path);
+  const fn = {};
+  for (const proto of RECEIVER_PROTOTYPES) {
+    const f = lib.func(proto);
+    fn[f.info.name] = f;
+  }
+  receiverLoaded = { lib, fn };
+  return receiverLoaded;
 }
 
 module.exports = {
   ABI_VERSION, LIBRARY_ENV, BUNDLED_LIBRARY, REPO_LIBRARY,
   OBJECT_MAX_BYTES, REVOCATION_MAX_BYTES, KEY_ID_BYTES,
   KEYSTORE_PASSPHRASE, KEYSTORE_RAW_KEY,
-  locate, load,
+  SEALED_MAX_PLAINTEXT, MQTT_MAX_PAYLOAD, MQTT_TOPIC_MAX_BYTES, DEVICE_ID_MAX_BYTES, SIGNED_MAX_CONTENT,
+  locate, load, loadReceiver,
 };

@@ -18,6 +18,7 @@
 // README.md has the measurements (npm run bench).
 
 const { parentPort } = require('node:worker_threads');
+const koffi = require('koffi');
 const native = require('./native');
 const { STATUS_CODES } = require('./status');
 
@@ -59,7 +60,8 @@ const handles = new Map();
 let nextHandle = 1;
 const FREE = {
   kem: 'pqc_kem_free', sig: 'pqc_sig_free', identity: 'pqc_identity_free',
-  trust: 'pqc_trust_free', ca: 'pqc_ca_free',
+  trust: 'pqc_trust_free', ca: 'pqc_ca_free', manager: 'pqc_session_manager_free',
+  mqtt: 'pqc_mqtt_free', broker: 'pqc_mqtt_broker_free',
 };
 
 function put(kind, ptr) {
@@ -388,6 +390,140 @@ const ops = {
     return variable('pqc_ca_revoke', get(id, 'ca'), ids, len(ids) / native.KEY_ID_BYTES);
   },
 };
+
+// A verified signed envelope's parts; the content is never longer than the
+// envelope, so one call with a buffer of the envelope's size suffices.
+function verifySigned(name, p, envAb, context) {
+  const env = bytes(envAb);
+  const out = Buffer.alloc(Math.max(len(env), 1));
+  const sender = Buffer.alloc(native.DEVICE_ID_MAX_BYTES);
+  const at = [0];
+  check(fn[name](p, env, len(env), context, out, out.length, outLen, sender, sender.length, at), name);
+  return { sender: cString(sender), content: copyOut(out, Number(outLen[0])), signedAt: Number(at[0]) };
+}
+
+function mqttOptions(o = {}) {
+  return {
+    struct_size: koffi.sizeof('pqc_mqtt_options'),
+    mode: o.mode || 0,
+    client_id: o.clientId || null,
+    username: o.username || null,
+    password: o.password || null,
+    recipients: o.recipients || null,
+    flags: o.flags || 0,
+    keepalive_seconds: o.keepaliveSeconds || 0,
+    connect_timeout_ms: o.connectTimeoutMs || 0,
+    queue_size: o.queueSize || 0,
+  };
+}
+
+const STATS_FIELDS = [
+  'delivered', 'published', 'publish_failed', 'queue_full', 'dropped_oversize', 'dropped_bad_topic',
+  'dropped_rate_limited', 'dropped_unprotect', 'dropped_not_for_me', 'dropped_control',
+  'accepted_announcements', 'accepted_handshakes', 'reconnects', 'connection_lost',
+];
+
+Object.assign(ops, {
+  // ---- Signed envelopes
+  identitySign(id, context, msgAb) {
+    const m = bytes(msgAb);
+    return variable('pqc_identity_sign', get(id, 'identity'), context, m, len(m));
+  },
+  identityVerifySigned(id, envAb, context) {
+    return verifySigned('pqc_identity_verify_signed', get(id, 'identity'), envAb, context);
+  },
+  trustVerifySigned(id, envAb, context) {
+    return verifySigned('pqc_trust_verify_signed', get(id, 'trust'), envAb, context);
+  },
+  caAllowTopics(id, deviceId, keyAb, roles, publish, subscribe) {
+    const k = bytes(keyAb);
+    check(fn.pqc_ca_allow_topics(get(id, 'ca'), deviceId, k, len(k), roles, publish, subscribe), 'pqc_ca_allow_topics');
+    return null;
+  },
+
+  // ---- Session manager: sealed messages
+  managerNew(identityId, flags) {
+    const out = [null];
+    check(fn.pqc_session_manager_new(get(identityId, 'identity'), flags, out), 'pqc_session_manager_new');
+    return put('manager', out[0]);
+  },
+  managerAddPeer(id, chainAb) {
+    const c = bytes(chainAb);
+    const name = Buffer.alloc(native.DEVICE_ID_MAX_BYTES);
+    check(fn.pqc_session_manager_add_peer(get(id, 'manager'), c, len(c), name, name.length, outLen),
+      'pqc_session_manager_add_peer');
+    return cString(name);
+  },
+  managerAcceptAnnouncement(id, annAb, topic) {
+    const a = bytes(annAb);
+    check(fn.pqc_session_manager_accept_announcement(get(id, 'manager'), a, len(a), topic),
+      'pqc_session_manager_accept_announcement');
+    return null;
+  },
+  seal(id, recipient, context, ptAb) {
+    const pt = bytes(ptAb);
+    // Sealing takes a sequence number: the library wants the full
+    // capacity up front, so this never has to be retried.
+    const cap = len(pt) + Number(fn.pqc_seal_overhead_max());
+    const out = Buffer.alloc(cap);
+    try {
+      check(fn.pqc_seal(get(id, 'manager'), recipient, context, pt, len(pt), out, cap, outLen), 'pqc_seal');
+    } finally {
+      wipe(pt);
+    }
+    return copyOut(out, Number(outLen[0]));
+  },
+  open(id, frameAb, context) {
+    const f = bytes(frameAb);
+    const out = Buffer.alloc(Math.max(len(f), 1));
+    const sender = Buffer.alloc(native.DEVICE_ID_MAX_BYTES);
+    check(fn.pqc_open(get(id, 'manager'), f, len(f), context, out, out.length, outLen, sender, sender.length), 'pqc_open');
+    const plaintext = copyOut(out, Number(outLen[0]));
+    wipe(out);
+    return { sender: cString(sender), plaintext };
+  },
+
+  // ---- MQTT
+  mqttNew(identityId, url, opts) {
+    const out = [null];
+    check(fn.pqc_mqtt_new(get(identityId, 'identity'), url, mqttOptions(opts), out), 'pqc_mqtt_new');
+    // The address goes to the receiver thread (lib/receiver.js) for
+    // pqc_mqtt_recv; the handle number stays the main thread's name for it.
+    return { handle: put('mqtt', out[0]), address: koffi.address(out[0]) };
+  },
+  mqttConnect(id, timeoutMs) {
+    check(fn.pqc_mqtt_connect(get(id, 'mqtt'), timeoutMs), 'pqc_mqtt_connect');
+    return null;
+  },
+  mqttPublish(id, topic, payloadAb, timeoutMs) {
+    const p = bytes(payloadAb);
+    check(fn.pqc_mqtt_publish(get(id, 'mqtt'), topic, p, len(p), timeoutMs), 'pqc_mqtt_publish');
+    return null;
+  },
+  mqttSubscribe(id, filter) {
+    check(fn.pqc_mqtt_subscribe(get(id, 'mqtt'), filter), 'pqc_mqtt_subscribe');
+    return null;
+  },
+  mqttStats(id) {
+    const s = { struct_size: koffi.sizeof('pqc_mqtt_stats_t'), reserved: 0 };
+    for (const f of STATS_FIELDS) s[f] = 0;
+    check(fn.pqc_mqtt_stats(get(id, 'mqtt'), s), 'pqc_mqtt_stats');
+    const out = {};
+    for (const f of STATS_FIELDS) out[f] = Number(s[f]);
+    return out;
+  },
+  mqttClose(id) {
+    check(fn.pqc_mqtt_close(get(id, 'mqtt')), 'pqc_mqtt_close');
+    return null;
+  },
+  brokerNew(addr) {
+    const out = [null];
+    check(fn.pqc_mqtt_broker_new(addr, out), 'pqc_mqtt_broker_new');
+    const handle = put('broker', out[0]);
+    const url = cString(variable('pqc_mqtt_broker_url', out[0]));
+    return { handle, url };
+  },
+});
 
 // ArrayBuffers in a result are transferred, not copied: a secret key made
 // here then exists only on the receiving side.

@@ -33,10 +33,39 @@ function signatureBytes(value) {
   return null;
 }
 
+// A received payload as the in nodes hand it on: 'buffer' as is, 'utf8'
+// as text, 'json' parsed (an error if it is not JSON), 'auto' parsed when
+// it is JSON, else text when it is valid UTF-8, else the Buffer.
+function payloadOut(b, datatype) {
+  if (datatype === 'buffer') return b;
+  if (datatype === 'utf8') return b.toString('utf8');
+  const textual = isUtf8(b);
+  if (datatype === 'json') {
+    if (!textual) throw new Error('payload is not UTF-8 text, so not JSON');
+    return JSON.parse(b.toString('utf8'));
+  }
+  if (!textual) return b;
+  const s = b.toString('utf8');
+  try {
+    return JSON.parse(s);
+  } catch {
+    return s;
+  }
+}
+
+function isUtf8(b) {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(b);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function short(err) {
   const m = err && (err.code && err.detail !== undefined ? `${err.code}: ${err.detail}` : err.message);
   const s = String(m || err);
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-module.exports = { resolvePath, messageBytes, signatureBytes, short };
+module.exports = { resolvePath, messageBytes, signatureBytes, payloadOut, short };

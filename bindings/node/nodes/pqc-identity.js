@@ -2,9 +2,9 @@
 // Config node for a device identity: an encrypted keystore (made with the
 // pqc-iiot CLI or pqc.Identity.create) opened with a passphrase or a raw
 // 32-byte key held in Node-RED credentials, never in the flow. Other nodes
-// call identity() for the open pqc.Identity. The MQTT and CoAP nodes will
-// take their identity from here; signer() is the hook that lets it replace
-// pqc-keys in the sign node once the C API can sign with identity keys.
+// call identity() for the open pqc.Identity (pqc-broker, pqc sign and pqc
+// verify in envelope mode) and sessionManager() for the one manager that
+// pqc seal and pqc open share.
 
 const pqc = require('../pqc');
 const { resolvePath } = require('./common');
@@ -49,17 +49,45 @@ module.exports = function register(RED) {
 
     node.deviceId = async () => (await node.identity()).deviceId();
 
-    node.signer = async function signer() {
-      throw new Error('signing with the identity key needs pqc_identity_sign, which libpqc_iiot does not offer yet; use a pqc-keys config');
+    // One session manager per identity: its replay marks for sealed
+    // frames must be shared by every node that opens them.
+    let managing = null;
+    node.sessionManager = function sessionManager() {
+      if (!managing) {
+        managing = node.identity().then((id) => pqc.SessionManager.create(id)).catch((err) => {
+          managing = null;
+          throw err;
+        });
+      }
+      return managing;
+    };
+
+    // Closings of objects made on this identity (MQTT clients): the
+    // library wants them closed before the identity is.
+    const dependents = new Set();
+    node.closingDependent = function closingDependent(promise) {
+      const p = Promise.resolve(promise).catch(() => {});
+      dependents.add(p);
     };
 
     node.on('close', (done) => {
       const o = opening;
+      const m = managing;
       opening = null;
+      managing = null;
       if (!o) return done();
-      // Closing wipes the keys in the library and releases the keystore
-      // lock, so a redeploy can open it again.
-      o.then((id) => id.close(), () => {}).then(() => done(), () => done());
+      // Node-RED calls every node's close handler in one pass, in no set
+      // order; after a turn of the event loop, every broker using this
+      // identity has registered its closing. Then the manager, then the
+      // identity: closing wipes the keys in the library and releases the
+      // keystore lock, so a redeploy can open it again.
+      setImmediate(async () => {
+        await Promise.all([...dependents]);
+        dependents.clear();
+        if (m) await m.then((x) => x.close(), () => {});
+        await o.then((id) => id.close(), () => {});
+        done();
+      });
     });
   }
 

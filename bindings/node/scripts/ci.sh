@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The Node.js binding's suite as `make test` runs it: a clean install from
 # package-lock.json (which also bundles the freshly built library through the
-# `prepare` script), then node:test. Needs node >= 18 and npm on PATH, the
-# npm registry reachable, and build/lib/libpqc_iiot.so (make shared).
+# `prepare` script), then node:test, then the Node-RED end-to-end run
+# (scripts/e2e-node-red.sh). Needs node >= 18 and npm on PATH, the npm
+# registry reachable, mosquitto, gcc, go, and build/lib/libpqc_iiot.so
+# (make shared).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -17,3 +19,13 @@ unset PQC_IIOT_LIBRARY
 export npm_config_audit=false npm_config_fund=false npm_config_update_notifier=false
 npm ci --no-audit --no-fund </dev/null
 npm test </dev/null
+
+# Node-RED itself, installed from npm as a user would, with the example flow
+# against Mosquitto (about 45 s; Node-RED is installed once into build/ and
+# reused by later runs).
+nr_dir="$(cd ../.. && pwd)/build/node-red-e2e"
+if [ ! -x "$nr_dir/node_modules/.bin/node-red" ]; then
+  mkdir -p "$nr_dir"
+  (cd "$nr_dir" && npm init -y >/dev/null && npm install --no-save node-red@4 </dev/null)
+fi
+NODE_RED_DIR="$nr_dir" ./scripts/e2e-node-red.sh

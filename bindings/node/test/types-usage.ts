@@ -1,7 +1,7 @@
 // Compiled (not run) by types.test.js: the declarations in pqc.d.ts must
 // describe the API as the tests and README use it.
 import * as pqc from '../pqc';
-import { Kem, Signature, Identity, Trust, CertificateAuthority, PqcError } from '../pqc';
+import { Kem, Signature, Identity, Trust, CertificateAuthority, PqcError, SessionManager, MqttClient, MqttBroker } from '../pqc';
 
 async function main(): Promise<void> {
   const v: string = await pqc.version();
@@ -32,6 +32,37 @@ async function main(): Promise<void> {
   const ann: Buffer = await dev.announcement('plant/a');
   const opened = await Identity.open('dev.store', { passphrase: 'pw' });
   await opened.publicKey('X25519-ML-KEM-768');
+
+  const env: Buffer = await dev.sign('plant/a', 'reading');
+  const sm: pqc.SignedMessage = await trust.verifySigned(env, 'plant/a');
+  const when: Date = sm.signedAt;
+  const own: pqc.SignedMessage = await opened.verifySigned(env, 'plant/a');
+  await ca.allowTopics('sensor-2', await dev.factoryPublicKey(), { publish: 'plant/+/t', subscribe: ['cmd/#'] });
+
+  const mgr: SessionManager = await SessionManager.create(opened, { resume: false });
+  const peer: string = await mgr.addPeer(await dev.chain());
+  const frame: Buffer = await mgr.seal(peer, 'ctx', Buffer.from('x'));
+  const { sender, plaintext } = await mgr.open(frame, 'ctx');
+  await mgr.close();
+
+  const broker: MqttBroker = await MqttBroker.create();
+  const client: MqttClient = await MqttClient.create(opened, broker.url, { mode: 'sealed', qos: 0, recipients: ['scada-1'] });
+  client.on('message', (m: pqc.MqttMessage) => { const p: Buffer = m.payload; void p; });
+  client.on('error', (e: Error) => { void e; });
+  await client.subscribe('plant/#');
+  await client.connect({ timeoutMs: 5000 });
+  await client.publish('plant/a/t', 'x', { timeoutMs: 1000 });
+  const st: pqc.MqttStats = await client.stats();
+  const rejected: number = st.dropped_unprotect;
+  for await (const m of client) {
+    const who: string = m.sender;
+    void who;
+    break;
+  }
+  await client.close();
+  await broker.close();
+  const limits: number = pqc.SIGNED_MAX_CONTENT + pqc.SEALED_MAX_PLAINTEXT + pqc.MQTT_MAX_PAYLOAD;
+  void [when, own, sender, plaintext, rejected, limits];
 
   try {
     await Signature.create('nope');

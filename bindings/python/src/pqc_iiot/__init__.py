@@ -46,9 +46,12 @@ from .errors import (
     WrongKeyError,
     error_for_status,
 )
-from .identity import DAY, MAX_DURATION_SECONDS, CertificateAuthority, Identity, Trust
+from .identity import (DAY, MAX_DURATION_SECONDS, SIGNED_MAX_CONTENT, CertificateAuthority,
+                       Identity, SignedMessage, Trust)
 from .kem import Kem
 from .mqtt import Message, MqttBroker, MqttClient, allow_topics
+from . import coap
+from .coap import CoapClient, CoapServer
 from .session import Opened, Session, SessionManager, frame_overhead_max, seal_overhead_max
 from .signature import Signature
 
@@ -59,6 +62,8 @@ __all__ = [
     "BufferTooSmallError",
     "BytesLike",
     "CertificateAuthority",
+    "CoapClient",
+    "CoapServer",
     "ClosedError",
     "CorruptError",
     "DAY",
@@ -83,6 +88,8 @@ __all__ = [
     "RevokedError",
     "RollbackError",
     "STATUS_ERRORS",
+    "SIGNED_MAX_CONTENT",
+    "SignedMessage",
     "Opened",
     "Session",
     "SessionManager",
@@ -96,6 +103,7 @@ __all__ = [
     "WrongKeyError",
     "abi_version",
     "allow_topics",
+    "coap",
     "error_for_status",
     "frame_overhead_max",
     "library_path",

@@ -143,6 +143,21 @@ _PROTOTYPES: dict[str, tuple[Any, Sequence[Any]]] = {
         c_int,
         (c_void_p, _buf, c_size_t, c_int64, _buf, c_size_t, _size_p),
     ),
+    # Signed envelopes
+    "pqc_signed_max_content": (c_size_t, ()),
+    "pqc_identity_sign": (
+        c_int, (c_void_p, c_char_p, _buf, c_size_t, _buf, c_size_t, _size_p),
+    ),
+    "pqc_identity_verify_signed": (
+        c_int,
+        (c_void_p, _buf, c_size_t, c_char_p, _buf, c_size_t, _size_p, _buf, c_size_t,
+         POINTER(c_int64)),
+    ),
+    "pqc_trust_verify_signed": (
+        c_int,
+        (c_void_p, _buf, c_size_t, c_char_p, _buf, c_size_t, _size_p, _buf, c_size_t,
+         POINTER(c_int64)),
+    ),
     # Certificate authority
     "pqc_ca_create": (
         c_int,

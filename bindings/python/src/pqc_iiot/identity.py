@@ -22,11 +22,12 @@ import ctypes
 import datetime
 import math
 import os
-from typing import Any, Callable, Iterable, Optional, Tuple, Type, TypeVar, Union
+from typing import (Any, Callable, Iterable, NamedTuple, Optional, Tuple, Type, TypeVar,
+                    Union)
 
 from ._common import BytesLike, Handle, as_bytes, check, out_buffer
-from ._native import (KEY_ID_BYTES, KEYSTORE_PASSPHRASE, KEYSTORE_RAW_KEY,
-                      OBJECT_MAX_BYTES, REVOCATION_MAX_BYTES, lib)
+from ._native import (DEVICE_ID_MAX_BYTES, KEY_ID_BYTES, KEYSTORE_PASSPHRASE,
+                      KEYSTORE_RAW_KEY, OBJECT_MAX_BYTES, REVOCATION_MAX_BYTES, lib)
 from .errors import InternalError, InvalidArgumentError, PqcError, Status
 
 __all__ = [
@@ -233,6 +234,31 @@ def _produce(call: _Getter, capacity: int) -> bytes:
     return ctypes.string_at(buf, n.value)
 
 
+class SignedMessage(NamedTuple):
+    """A verified signed envelope: ``sender`` is the device id its chain
+    certifies, ``signed_at`` the signer's clock in Unix seconds."""
+
+    sender: str
+    content: bytes
+    signed_at: int
+
+
+#: Largest content of a signed envelope (PQC_SIGNED_MAX_CONTENT).
+SIGNED_MAX_CONTENT = 65536
+
+
+def _verify_signed(call: Callable[..., int], env: bytes, context: bytes) -> SignedMessage:
+    # The content is never longer than the envelope, so one call suffices.
+    out = out_buffer(max(len(env), 1))
+    sender = out_buffer(DEVICE_ID_MAX_BYTES)
+    n = ctypes.c_size_t(0)
+    at = ctypes.c_int64(0)
+    check(call(env, len(env), context, out, len(out), ctypes.byref(n), sender, len(sender),
+               ctypes.byref(at)))
+    return SignedMessage(sender.value.decode("utf-8"), ctypes.string_at(out, n.value),
+                         int(at.value))
+
+
 def _c_string(raw: bytes) -> str:
     # *out_len counts the terminating NUL.
     return raw.rstrip(b"\x00").decode("utf-8")
@@ -400,6 +426,25 @@ class Identity(_Factory):
             lambda b, c, n: lib.pqc_identity_announcement(self._h, t, b, c, n),
             2 * _CHAIN_GUESS)
 
+    def sign(self, context: str, message: BytesLike) -> bytes:
+        """A signed envelope of ``message`` (at most
+        :data:`SIGNED_MAX_CONTENT` bytes) for ``context`` (a topic, a path):
+        the content, this device's chain and a signature by its current key,
+        verifiable by anyone with the fleet's anchor
+        (:meth:`Trust.verify_signed`). Not encrypted, not one-time."""
+        t = _text(context, "context")
+        m = as_bytes(message, "message")
+        return _read_var(
+            lambda b, c, n: lib.pqc_identity_sign(self._h, t, m, len(m), b, c, n),
+            2 * _CHAIN_GUESS + len(m))
+
+    def verify_signed(self, envelope: BytesLike, context: str) -> "SignedMessage":
+        """:meth:`Trust.verify_signed` against this identity's own trust
+        state (anchor, policy and revocation list applied to it)."""
+        e = as_bytes(envelope, "envelope")
+        return _verify_signed(lambda *a: lib.pqc_identity_verify_signed(self._h, *a),
+                              e, _text(context, "context"))
+
     def apply_policy(self, policy: BytesLike) -> None:
         """Installs a CA-signed fleet policy into the keystore's trust state;
         :class:`RollbackError` if it is older than the one installed."""
@@ -484,6 +529,18 @@ class Trust(Handle):
         return _c_string(_read_var(
             lambda b, cap, n: lib.pqc_trust_verify_chain(self._h, c, len(c), when, b, cap, n),
             _STRING_GUESS))
+
+    def verify_signed(self, envelope: BytesLike, context: str) -> "SignedMessage":
+        """Checks a signed envelope (:meth:`Identity.sign`) received on
+        ``context``: its chain must lead to the anchor and be valid,
+        unrevoked and allowed by a fresh policy now, and the signature must
+        verify. Raises :class:`VerificationError` (tampered),
+        :class:`UntrustedError` (another fleet or context),
+        :class:`RevokedError`, :class:`ExpiredError`, :class:`PolicyError`
+        or :class:`InvalidArgumentError` (malformed)."""
+        e = as_bytes(envelope, "envelope")
+        return _verify_signed(lambda *a: lib.pqc_trust_verify_signed(self._h, *a),
+                              e, _text(context, "context"))
 
     def __repr__(self) -> str:
         return f"<pqc_iiot.Trust {'closed' if self.closed else 'open'}>"
