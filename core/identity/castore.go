@@ -330,6 +330,22 @@ func Describe(data []byte, kind Kind, anchors []*Certificate, now time.Time) (an
 			_, err = t.verifyAnnouncement(obj, c, now)
 			return err
 		})
+	case KindSigned:
+		// Offline: the chain (anchors, validity) and the signature under
+		// the context the envelope names; policy and revocation are the
+		// receiving device's business (Trust.VerifyEnvelope).
+		obj, c, err := parseEnvelope(data)
+		if err != nil || anchors == nil {
+			return c, err
+		}
+		leaf, err := (&Trust{anchors: anchors, peers: map[string]*Peer{}}).VerifyDevice(c.Chain, now)
+		if err != nil {
+			return c, err
+		}
+		if leaf.Subject != c.DeviceID {
+			return c, fmt.Errorf("envelope claims %q, chain certifies %q: %w", c.DeviceID, leaf.Subject, ErrContextMismatch)
+		}
+		return c, obj.verify(leaf.SigKey, []byte(c.Context))
 	case KindJoinRequest, KindRenewRequest:
 		inner := KindJoinPoP
 		if kind == KindRenewRequest {
