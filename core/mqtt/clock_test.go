@@ -88,6 +88,7 @@ func TestIntegrationMosquitto_SessionCodecClockJumpsNoReplay(t *testing.T) {
 			a.stop()
 			a.clock.Store(-hour)
 			a.start(t, mq.URL(), mode, nil)
+			a.knows(t, "scada-1") // the retained announcement, read again after the restart
 			publish("sender restarted, clock 1 h back")
 			replayAll("after the restart")
 		})

@@ -58,6 +58,11 @@ type Config struct {
 	// times that many frames refused (a restarted sender skips past them);
 	// 64, at most MaxJump/3.
 	SnapshotReserve uint32
+	// MaxSessionsPerPeer bounds the sessions kept with one peer for one
+	// context and role: a new handshake closes the oldest beyond it
+	// (peers replace sessions without telling us); 2, the new one and
+	// its predecessor, whose late frames may still be in flight.
+	MaxSessionsPerPeer int
 }
 
 // policyFresh fails closed when a Trust is configured and its policy is
@@ -131,6 +136,9 @@ func (c Config) withDefaults() Config {
 		c.MaxJump = 4096
 	}
 	c.MaxJump = max(c.MaxJump, c.MaxSkip)
+	if c.MaxSessionsPerPeer <= 0 {
+		c.MaxSessionsPerPeer = 2
+	}
 	if c.SnapshotReserve == 0 {
 		c.SnapshotReserve = reserve
 	}

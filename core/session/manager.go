@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ecdh"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -34,6 +35,7 @@ type Manager struct {
 	accepted map[string]*acceptedInit // responder: last Init per initiator
 	counters map[string]uint64        // handshake counters without a store
 	respOf   map[[SessionIDSize]byte][32]byte
+	made     uint64 // sessions registered so far: orders them by age
 	cancel   func()
 	writes   sync.WaitGroup // background snapshot writes in flight
 }
@@ -570,7 +572,13 @@ func (m *Manager) register(s *Session, response []byte) error {
 	}
 	m.sessions[s.id] = s
 	m.respOf[s.id] = sha256.Sum256(response)
+	m.made++
+	s.made = m.made
+	stale := m.supersededLocked(s)
 	m.mu.Unlock()
+	for _, old := range stale {
+		old.Close()
+	}
 	if m.persists() {
 		s.mu.Lock()
 		err := m.save(s)
@@ -581,6 +589,27 @@ func (m *Manager) register(s *Session, response []byte) error {
 		}
 	}
 	return nil
+}
+
+// supersededLocked returns the sessions that s pushes over
+// Config.MaxSessionsPerPeer: the oldest with the same peer, context and
+// role. A peer that re-handshakes (after a restart, a rekey, a lost
+// Response) replaces its session without telling us, so without this bound
+// every handshake would leave a session in memory and in the store for
+// good. The newest ones stay, so frames of the previous session still in
+// flight open. The caller holds m.mu and closes them after releasing it.
+func (m *Manager) supersededLocked(s *Session) []*Session {
+	var same []*Session
+	for _, o := range m.sessions {
+		if o.peer == s.peer && o.context == s.context && o.initiator == s.initiator {
+			same = append(same, o)
+		}
+	}
+	if len(same) <= m.cfg.MaxSessionsPerPeer {
+		return nil
+	}
+	slices.SortFunc(same, func(a, b *Session) int { return cmp.Compare(a.made, b.made) })
+	return same[:len(same)-m.cfg.MaxSessionsPerPeer]
 }
 
 // drop forgets a closed session and its persisted state.

@@ -277,6 +277,8 @@ func LoadSession(st *store.Store, m *Manager, id [SessionIDSize]byte) (*Session,
 	s.skipRestart()
 	m.mu.Lock()
 	m.sessions[id] = s
+	m.made++
+	s.made = m.made
 	m.mu.Unlock()
 	return s, nil
 }

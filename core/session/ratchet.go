@@ -57,6 +57,7 @@ type Session struct {
 	peerKey   []byte
 	context   string
 	closed    bool
+	made      uint64 // registration order in the manager (age)
 
 	rk          [32]byte
 	exporter    [32]byte // fixed at the handshake: Export's secret

@@ -145,6 +145,10 @@ func (ws *Windows) UnmarshalBinary(data []byte) error {
 		if r.err == nil && (!validID(id) || x.floor > x.top) {
 			return fmt.Errorf("%w: window for %q", ErrMalformed, id)
 		}
+		// A second entry for one sender could lower its high-water mark.
+		if _, dup := m[id]; dup && r.err == nil {
+			return fmt.Errorf("%w: two windows for %q", ErrMalformed, id)
+		}
 		m[id] = x
 	}
 	if err := r.end(); err != nil {

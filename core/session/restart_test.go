@@ -80,3 +80,36 @@ func TestSealedFailsClosedUnderExpiredPolicy(t *testing.T) {
 		t.Errorf("OpenMulti under an expired policy: %v, want ErrPolicy", err)
 	}
 }
+
+// A peer that keeps re-handshaking (restarts, lost Responses, rekeys)
+// replaces its session without telling us: each side keeps only the newest
+// MaxSessionsPerPeer sessions per peer, context and role, in memory and in
+// the store, and the newest ones still work (found by the MQTT soak: the
+// responder grew by one session per handshake).
+func TestSupersededSessionsAreDropped(t *testing.T) {
+	resume := func(c *Config) { c.Resume = true }
+	l := newLink(t, resume)
+	var last [2]*Session
+	for range 50 {
+		sa, sb := l.handshake(t)
+		last = [2]*Session{sa, sb}
+	}
+	for _, m := range []*Manager{l.ma, l.mb} {
+		m.mu.Lock()
+		n := len(m.sessions)
+		m.mu.Unlock()
+		// the link's first session plus 50 more, all the same peer and role
+		if n != m.cfg.MaxSessionsPerPeer {
+			t.Fatalf("manager holds %d sessions, want %d", n, m.cfg.MaxSessionsPerPeer)
+		}
+	}
+	names, err := l.b.st.List(statePrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != l.mb.cfg.MaxSessionsPerPeer {
+		t.Fatalf("store holds %d snapshots, want %d", len(names), l.mb.cfg.MaxSessionsPerPeer)
+	}
+	send(t, last[0], last[1], "newest works")
+	send(t, last[1], last[0], "both ways")
+}

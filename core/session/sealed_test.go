@@ -289,6 +289,15 @@ func TestWindowsMarshalRoundTrip(t *testing.T) {
 	if err := got.UnmarshalBinary(append(raw, 0)); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("trailing byte: %v", err)
 	}
+	// Two windows for one sender: the second could lower its high-water mark.
+	one := NewWindows()
+	one.Accept("plc-1", 200)
+	single, _ := one.MarshalBinary()
+	entry := single[5:]
+	doubled := append(append([]byte{single[0], 0, 0, 0, 2}, entry...), entry...)
+	if err := got.UnmarshalBinary(doubled); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("duplicate sender: %v", err)
+	}
 }
 
 func TestMissingStoreRefusedUnlessVolatile(t *testing.T) {
