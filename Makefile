@@ -11,7 +11,7 @@ CMAKE     ?= cmake
 JOBS      ?= 2
 GOFLAGS_LIB := -trimpath
 
-.PHONY: deps all lib shared static test test-go test-race test-cross test-c test-python test-node test-interop test-oscore-interop ct demo bench install clean
+.PHONY: deps all lib shared static test test-go test-race test-cross test-c test-python test-node test-interop test-oscore-interop ct test-fuzz test-valgrind test-fuzz-capi test-bench-report fuzz fuzz-capi valgrind soak demo bench install clean
 
 all: lib
 
@@ -29,7 +29,7 @@ static:
 	@rm -f $(LIBDIR)/libpqc_iiot.h
 
 test: deps
-	$(MAKE) test-go test-race test-cross test-c test-interop test-python test-node test-oscore-interop ct
+	$(MAKE) test-go test-race test-cross test-c test-interop test-python test-node test-oscore-interop ct test-fuzz test-fuzz-capi test-valgrind test-bench-report
 
 deps:
 	./scripts/deps.sh
@@ -43,8 +43,8 @@ test-go:
 test-race:
 	$(GO) test -count=1 -race -short ./core/...
 
-# Falcon/SABER known answers on linux/arm64 under qemu, and Falcon against
-# an independent implementation (@noble/post-quantum on Node.js).
+# Core suites and the C API suite on linux/arm64 and linux/arm (ARMv7) under
+# qemu, and Falcon against an independent implementation (@noble/post-quantum).
 test-cross:
 	./scripts/test-cross.sh
 
@@ -80,10 +80,40 @@ test-oscore-interop:
 ct:
 	./scripts/ct.sh
 
+# Hardening passes. `make test` runs each briefly; these run them for real.
+FUZZTIME ?= 30
+SOAK     ?= 5m
+
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+fuzz-capi:
+	./tests/fuzz/run.sh $(FUZZTIME)
+
+valgrind:
+	./scripts/valgrind.sh
+
+soak:
+	./scripts/soak.sh $(SOAK)
+
+test-fuzz:
+	FUZZ_PARALLEL=$(JOBS) ./scripts/fuzz.sh 5
+
+test-fuzz-capi:
+	./tests/fuzz/run.sh 20
+
+test-valgrind:
+	./scripts/valgrind.sh
+
+test-bench-report:
+	$(PYTHON) -m unittest bench/test_bench_report.py
+
 demo: deps lib
 	./scripts/demo.sh
 
-# Go benchmarks (benchstat), the C ABI benchmark, and the overhead table.
+# One table of every figure (Go, C ABI, Python, Node.js, MQTT, CoAP, memory,
+# library size) plus build/bench/results.json and results.png; BENCH_QUICK=1
+# for a fast pass.
 bench: lib
 	./scripts/bench.sh
 
