@@ -36,12 +36,15 @@ const (
 	oscoreIDLen  = 6
 )
 
-// oscoreMTU is the largest datagram OSCORE mode accepts. Package oscore
-// splits request bodies into inner blocks, but answers a request with its
-// whole response, so a response over one block travels as one large
-// datagram (IP fragmentation) instead of go-coap's block-wise transfer,
-// which is disabled here (see blocks.go).
-const oscoreMTU = 65000
+// oscoreMTU is the largest datagram OSCORE mode sends or accepts (1152
+// bytes: the IPv6 minimum MTU of 1280 less IP/UDP headers and room for
+// DTLS). It holds because package oscore keeps every protected message
+// within one inner block plus overhead: request bodies over 1024 bytes go as
+// inner Block1 blocks of 512 bytes, and the server sends answers over 1024
+// bytes as inner Block2 blocks of 512, each served from its response cache
+// (the handler runs once per request). go-coap's own block-wise transfer
+// stays off, as in the other modes (see blocks.go).
+const oscoreMTU = 1152
 
 // Diagnostics of package oscore's unprotected 4.01 that mean "handshake
 // again".

@@ -3,15 +3,16 @@ package oscore
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 	"github.com/plgd-dev/go-coap/v3/message/pool"
-	"github.com/plgd-dev/go-coap/v3/mux"
 	udpclient "github.com/plgd-dev/go-coap/v3/udp/client"
 )
 
@@ -76,200 +77,6 @@ func fillPool(dst *pool.Message, src message.Message) {
 	}
 }
 
-// Handler protects a go-coap mux handler with OSCORE (server side, RFC 8613
-// §8.2-8.3). Every request must carry the OSCORE option; its kid selects the
-// context through resolve. The handler verifies, decrypts and replay-checks the
-// request, runs next with the inner request, and protects whatever next
-// answers. Failures are answered unprotected as §8.2 prescribes: 4.02 for a
-// malformed option, 4.01 for an unknown context or a replay, 4.00 when
-// decryption fails. After a reboot (context created without
-// FreshReplayWindow) the first request is answered with a protected 4.01 and
-// an Echo option; the client's retry with that Echo is accepted.
-//
-// Observe: next may send notifications with w.Conn().WriteMessage using the
-// request's token; they are protected with fresh Partial IVs. Writing any other
-// message through that connection fails, so nothing leaves unprotected.
-func Handler(resolve Resolver, next mux.Handler) mux.Handler {
-	asm := newAssembler()
-	return mux.HandlerFunc(func(w mux.ResponseWriter, r *mux.Message) {
-		req, err := fromPool(r.Message)
-		if err != nil {
-			answerError(w, codes.BadRequest, "Malformed request")
-			return
-		}
-		ov, err := oscoreOption(req.Options)
-		if errors.Is(err, ErrNotProtected) {
-			answerError(w, codes.Unauthorized, "OSCORE required")
-			return
-		}
-		if err != nil || ov.KID == nil || ov.PartialIV == nil {
-			answerError(w, codes.BadOption, "Failed to decode COSE")
-			return
-		}
-		sc, err := resolve(ov.KID, ov.KIDContext)
-		if err != nil || sc == nil {
-			answerError(w, codes.Unauthorized, "Security context not found")
-			return
-		}
-		inner, ex, err := sc.UnprotectRequest(req)
-		if errors.Is(err, ErrEchoRequired) {
-			answerEcho(w, sc, inner, ex)
-			return
-		}
-		if err != nil {
-			code, diag, _ := ErrorResponseCode(err)
-			answerError(w, code, diag)
-			return
-		}
-		serveInner(w, r, sc, inner, ex, next, asm)
-	})
-}
-
-func serveInner(w mux.ResponseWriter, r *mux.Message, sc *Context, inner message.Message, ex *Exchange, next mux.Handler, asm *assembler) {
-	inner, finalBlock1, early := reassemble(sc, inner, asm)
-	if early != nil {
-		answerProtected(w, sc, ex, *early)
-		return
-	}
-	b2, hasB2, err := blockOption(inner.Options, message.Block2)
-	if err != nil {
-		answerProtected(w, sc, ex, message.Message{Code: codes.BadOption})
-		return
-	}
-	inner.Options = inner.Options.Remove(message.Block2)
-	innerReq := pool.NewMessage(r.Context())
-	innerReq.SetMessage(inner)
-	iw := &innerWriter{
-		resp: pool.NewMessage(r.Context()),
-		conn: &notifyConn{Conn: w.Conn(), sc: sc, ex: ex, token: append(message.Token(nil), inner.Token...)},
-	}
-	iw.resp.SetToken(inner.Token)
-	next.ServeCOAP(iw, &mux.Message{Message: innerReq, RouteParams: r.RouteParams})
-	if iw.resp.Code() == codes.Empty {
-		return // next sent nothing: leave the transport's default (empty ACK)
-	}
-	resp, err := fromPool(iw.resp)
-	if err != nil {
-		answerError(w, codes.InternalServerError, "")
-		return
-	}
-	if hasB2 {
-		if resp, err = sliceBody(resp, b2); err != nil {
-			answerProtected(w, sc, ex, message.Message{Code: codes.BadOption})
-			return
-		}
-	}
-	if finalBlock1 != nil {
-		resp.Options = setOption(resp.Options, finalBlock1.option(message.Block1))
-	}
-	answerProtected(w, sc, ex, resp)
-}
-
-// reassemble handles an inner Block1 request: it returns the complete request
-// once the last block arrived (with the Block1 value to confirm), or the
-// response to send now (2.31 Continue, or an error).
-func reassemble(sc *Context, inner message.Message, asm *assembler) (message.Message, *block, *message.Message) {
-	b1, ok, err := blockOption(inner.Options, message.Block1)
-	if err != nil {
-		return inner, nil, &message.Message{Code: codes.BadOption}
-	}
-	if !ok {
-		return inner, nil, nil
-	}
-	body, done, fail := asm.add(transferKey(sc, inner), b1, inner.Payload)
-	switch {
-	case fail != 0:
-		return inner, nil, &message.Message{Code: fail}
-	case !done:
-		return inner, nil, &message.Message{Code: codes.Continue, Options: message.Options{b1.option(message.Block1)}}
-	}
-	inner.Payload = body
-	inner.Options = inner.Options.Remove(message.Block1)
-	return inner, &block{num: b1.num, szx: b1.szx}, nil
-}
-
-// answerProtected protects resp for ex and makes it the transport's response.
-func answerProtected(w mux.ResponseWriter, sc *Context, ex *Exchange, resp message.Message) {
-	prot, err := sc.ProtectResponse(resp, ex, false)
-	if err != nil {
-		// Typically the sequence store failed: fail closed, send nothing protected.
-		answerError(w, codes.InternalServerError, "")
-		return
-	}
-	fillPool(w.Message(), prot)
-}
-
-func answerEcho(w mux.ResponseWriter, sc *Context, inner message.Message, ex *Exchange) {
-	prot, err := sc.ProtectEchoChallenge(inner, ex)
-	if err != nil {
-		answerError(w, codes.InternalServerError, "")
-		return
-	}
-	fillPool(w.Message(), prot)
-}
-
-// answerError sends an unprotected error with a diagnostic payload and an
-// outer Max-Age of 0 so that intermediaries do not cache it (§8.2).
-func answerError(w mux.ResponseWriter, code codes.Code, diagnostic string) {
-	m := w.Message()
-	m.SetCode(code)
-	m.ResetOptionsTo(nil)
-	m.SetOptionUint32(message.MaxAge, 0)
-	if diagnostic != "" {
-		m.SetContentFormat(message.TextPlain)
-		m.SetBody(bytes.NewReader([]byte(diagnostic)))
-	} else {
-		m.SetBody(nil)
-	}
-}
-
-// innerWriter is the ResponseWriter next sees: it collects the plain response.
-type innerWriter struct {
-	resp *pool.Message
-	conn *notifyConn
-}
-
-func (w *innerWriter) SetResponse(code codes.Code, cf message.MediaType, d io.ReadSeeker, opts ...message.Option) error {
-	w.resp.SetCode(code)
-	w.resp.ResetOptionsTo(opts)
-	if d != nil {
-		w.resp.SetContentFormat(cf)
-		w.resp.SetBody(d)
-	}
-	return nil
-}
-func (w *innerWriter) Conn() mux.Conn             { return w.conn }
-func (w *innerWriter) SetMessage(m *pool.Message) { w.resp = m }
-func (w *innerWriter) Message() *pool.Message     { return w.resp }
-
-// notifyConn protects notifications that next writes for its observation.
-type notifyConn struct {
-	mux.Conn
-	sc    *Context
-	ex    *Exchange
-	token message.Token
-}
-
-func (c *notifyConn) WriteMessage(m *pool.Message) error {
-	if !bytes.Equal(m.Token(), c.token) || !c.ex.Observe() {
-		return ErrNotNotification
-	}
-	plain, err := fromPool(m)
-	if err != nil {
-		return err
-	}
-	prot, err := c.sc.ProtectResponse(plain, c.ex, true)
-	if err != nil {
-		return err
-	}
-	out := c.Conn.AcquireMessage(m.Context())
-	defer c.Conn.ReleaseMessage(out)
-	out.SetToken(m.Token())
-	out.SetType(m.Type())
-	fillPool(out, prot)
-	return c.Conn.WriteMessage(out)
-}
-
 // Client sends OSCORE-protected requests over a go-coap UDP (or DTLS) client
 // connection. It is safe for concurrent use.
 type Client struct {
@@ -291,9 +98,12 @@ func (c *Client) Context() *Context { return c.sc }
 // Do protects req, sends it and returns the verified, decrypted response. A
 // protected 4.01 with an Echo option (a server that lost its replay window) is
 // retried once with that Echo. Bodies above 1024 bytes are sent as inner
-// Block1 transfers of 512-byte blocks, and an inner Block2 response is fetched
-// block by block and returned whole (RFC 8613 §4.1.3.4.1). An unprotected
-// error response becomes a *ServerError.
+// Block1 transfers of 512-byte blocks (smaller when the server asks for
+// smaller ones) under a random Request-Tag, and an inner Block2 response is
+// fetched block by block and returned whole (RFC 8613 §4.1.3.4.1, RFC 7959,
+// RFC 9175 §3). Every block exchange uses a fresh token, so that a late
+// answer to an earlier block cannot be taken for the current one. An
+// unprotected error response becomes a *ServerError.
 func (c *Client) Do(ctx context.Context, req *pool.Message) (*pool.Message, error) {
 	plain, err := fromPool(req)
 	if err != nil {
@@ -304,17 +114,38 @@ func (c *Client) Do(ctx context.Context, req *pool.Message) (*pool.Message, erro
 			return nil, fmt.Errorf("oscore: token: %w", err)
 		}
 	}
+	plain = tagLargeBody(plain)
 	resp, err := c.send(ctx, plain)
 	if err != nil {
 		return nil, err
 	}
-	if resp, err = c.fetchRest(ctx, plain, resp); err != nil {
-		return nil, err
+	if asked, ok, _ := blockOption(plain.Options, message.Block2); !ok || asked.num == 0 {
+		// A caller asking for one later block gets that block; otherwise the
+		// whole body is fetched.
+		if resp, err = c.fetchRest(ctx, plain, resp); err != nil {
+			return nil, err
+		}
 	}
 	out := pool.NewMessage(ctx)
 	out.SetMessage(resp)
 	return out, nil
 }
+
+// tagLargeBody gives a request that will travel as Block1 blocks a random
+// Request-Tag (unless it has one), so that the server cannot mix its blocks
+// with those of another transfer to the same resource (RFC 9175 §3.3).
+func tagLargeBody(plain message.Message) message.Message {
+	if len(plain.Payload) <= maxUnsplitRequest || plain.Options.HasOption(message.Block1) || plain.Options.HasOption(message.RequestTag) {
+		return plain
+	}
+	tag := make([]byte, requestTagLen)
+	_, _ = rand.Read(tag) // never fails (crypto/rand crashes the program instead)
+	plain.Options = setOption(plain.Options, message.Option{ID: message.RequestTag, Value: tag})
+	return plain
+}
+
+// maxUnsplitRequest is the longest request body the client sends whole.
+const maxUnsplitRequest = 2 << (defaultBlockSZX + 4)
 
 // exchange is one protected round trip, repeated once with the server's Echo
 // when it answers 4.01 + Echo (RFC 9175, RFC 8613 Appendix B.1.2).
@@ -332,38 +163,58 @@ func (c *Client) exchange(ctx context.Context, plain message.Message) (message.M
 	return c.roundTrip(ctx, plain)
 }
 
-// send transmits plain, as inner Block1 blocks when its body is large.
+// send transmits plain, as inner Block1 blocks when its body is large. Blocks
+// are cut by byte offset: when a 2.31 Continue asks for a smaller size, the
+// next block starts where the acknowledged one ended, numbered in the new
+// size (RFC 7959 §2.5).
 func (c *Client) send(ctx context.Context, plain message.Message) (message.Message, error) {
-	const blockSize = 1 << (innerBlockSZX + 4)
-	if len(plain.Payload) <= 2*blockSize || plain.Options.HasOption(message.Block1) {
+	if len(plain.Payload) <= maxUnsplitRequest || plain.Options.HasOption(message.Block1) {
 		return c.exchange(ctx, plain)
 	}
 	if len(plain.Payload) > MaxInnerBody {
 		return message.Message{}, fmt.Errorf("%w: %d bytes", ErrBodyTooLarge, len(plain.Payload))
 	}
-	for num := uint32(0); ; num++ {
-		start := int(num) * blockSize
-		end := min(start+blockSize, len(plain.Payload))
-		b := block{num: num, more: end < len(plain.Payload), szx: innerBlockSZX}
+	szx := uint32(defaultBlockSZX)
+	for off := 0; ; {
+		end := min(off+1<<(szx+4), len(plain.Payload))
+		b := blockAt(off, szx, end < len(plain.Payload))
 		part := plain
-		part.Payload = plain.Payload[start:end]
+		part.Payload = plain.Payload[off:end]
 		part.Options = setOption(plain.Options, b.option(message.Block1))
+		if off > 0 {
+			part.Token = freshToken(plain.Token)
+		}
 		resp, err := c.exchange(ctx, part)
 		if err != nil {
-			return message.Message{}, fmt.Errorf("oscore: Block1 %d: %w", num, err)
+			return message.Message{}, fmt.Errorf("oscore: Block1 %d: %w", b.num, err)
 		}
 		if !b.more || resp.Code != codes.Continue {
 			// Last block answered, or the server stopped the transfer early.
-			resp.Options = resp.Options.Remove(message.Block1)
+			resp.Options = without(resp.Options, message.Block1)
 			return resp, nil
 		}
-		if ack, ok, _ := blockOption(resp.Options, message.Block1); ok && ack.szx < innerBlockSZX {
-			return message.Message{}, fmt.Errorf("oscore: server asks for %d-byte blocks: %w", ack.size(), errors.ErrUnsupported)
+		off = end
+		if ack, ok, err := blockOption(resp.Options, message.Block1); err == nil && ok && ack.szx < szx {
+			szx = ack.szx // off is a multiple of the old size, so of the new one too
 		}
 	}
 }
 
-// fetchRest completes an inner Block2 response by requesting the next blocks.
+// freshToken returns a new random token, or old if none can be drawn (the
+// exchange then still works; only the late-answer protection is lost).
+func freshToken(old message.Token) message.Token {
+	t, err := message.GetToken()
+	if err != nil {
+		return old
+	}
+	return t
+}
+
+// fetchRest completes an inner Block2 response by requesting the blocks
+// after the ones received, by byte offset in the size the server used. The
+// follow-up requests repeat the request without body, Block1 and Observe
+// (RFC 7959 §2.4, §2.6). Every block must continue the body where it
+// stopped, with the first block's code and ETag.
 func (c *Client) fetchRest(ctx context.Context, plain, resp message.Message) (message.Message, error) {
 	b, ok, err := blockOption(resp.Options, message.Block2)
 	if err != nil {
@@ -372,30 +223,50 @@ func (c *Client) fetchRest(ctx context.Context, plain, resp message.Message) (me
 	if !ok {
 		return resp, nil
 	}
+	if b.num != 0 {
+		return message.Message{}, fmt.Errorf("%w: first answer is block %d", ErrBlockMixup, b.num)
+	}
+	etag, _ := resp.Options.GetBytes(message.ETag)
 	body := append([]byte{}, resp.Payload...)
 	follow := plain
 	follow.Payload = nil
-	follow.Options = plain.Options.Remove(message.Block1)
+	follow.Options = without(plain.Options, message.Block1, message.Observe, message.Echo)
 	for b.more {
+		next := blockAt(len(body), b.szx, false)
 		req := follow
-		req.Options = setOption(follow.Options, block{num: b.num + 1, szx: b.szx}.option(message.Block2))
+		req.Token = freshToken(plain.Token)
+		req.Options = setOption(follow.Options, next.option(message.Block2))
 		r, err := c.exchange(ctx, req)
 		if err != nil {
-			return message.Message{}, fmt.Errorf("oscore: Block2 %d: %w", b.num+1, err)
+			return message.Message{}, fmt.Errorf("oscore: Block2 %d: %w", next.num, err)
 		}
-		nb, ok, err := blockOption(r.Options, message.Block2)
-		if err != nil || !ok || nb.num != b.num+1 || nb.szx != b.szx || r.Code != resp.Code {
-			return message.Message{}, fmt.Errorf("%w: unexpected Block2 answer %v", ErrMalformedInner, r.Code)
+		if b, err = continues(r, resp.Code, etag, len(body)); err != nil {
+			return message.Message{}, err
 		}
 		if len(body)+len(r.Payload) > MaxInnerBody {
 			return message.Message{}, ErrBodyTooLarge
 		}
 		body = append(body, r.Payload...)
-		b = nb
 	}
 	resp.Payload = body
-	resp.Options = resp.Options.Remove(message.Block2)
+	resp.Options = without(resp.Options, message.Block2, message.Size2)
 	return resp, nil
+}
+
+// continues checks that r is the Block2 block starting at offset off of a
+// response with code and etag, and returns its Block2 value.
+func continues(r message.Message, code codes.Code, etag []byte, off int) (block, error) {
+	nb, ok, err := blockOption(r.Options, message.Block2)
+	if err != nil || !ok || r.Code != code || nb.offset() != off {
+		return block{}, fmt.Errorf("%w: %v (Block2 present %v, num %d)", ErrBlockMixup, r.Code, ok, nb.num)
+	}
+	if nb.more && len(r.Payload) != nb.size() || len(r.Payload) == 0 {
+		return block{}, fmt.Errorf("%w: block %d of %d bytes", ErrBlockMixup, nb.num, len(r.Payload))
+	}
+	if tag, _ := r.Options.GetBytes(message.ETag); !bytes.Equal(tag, etag) {
+		return block{}, fmt.Errorf("%w: ETag changed during the transfer", ErrBlockMixup)
+	}
+	return nb, nil
 }
 
 func (c *Client) roundTrip(ctx context.Context, plain message.Message) (message.Message, error) {
@@ -453,6 +324,7 @@ type Observation struct {
 		Cancel(ctx context.Context, opts ...message.Option) error
 		Canceled() bool
 	}
+	nf *notifier
 }
 
 // Canceled reports whether the observation has ended.
@@ -467,6 +339,7 @@ func (o *Observation) Cancel(ctx context.Context) error {
 	}
 	req.SetObserve(1)
 	_, err := o.c.Do(ctx, req)
+	o.nf.stop()
 	cancelLocal(o.inner)
 	return err
 }
@@ -485,7 +358,11 @@ func cancelLocal(obs interface {
 // Observe registers an observation of path (RFC 7641 through OSCORE,
 // RFC 8613 §4.1.3.5). onNotify receives every verified notification in
 // order; notifications whose Partial IV does not increase are dropped as
-// replays. The first response is delivered too. A server that lost its replay
+// replays. The first response is delivered too. A notification (or first
+// response) that is the first inner block of a longer body is completed with
+// Block2 requests before delivery (RFC 7959 §2.6); if a newer notification
+// is delivered while it is being completed, it is dropped. onNotify is
+// called from one goroutine at a time. A server that lost its replay
 // window answers the registration with 4.01 + Echo; the registration is then
 // repeated once with that Echo.
 func (c *Client) Observe(ctx context.Context, path string, onNotify func(*pool.Message), opts ...message.Option) (*Observation, error) {
@@ -496,6 +373,65 @@ func (c *Client) Observe(ctx context.Context, path string, onNotify func(*pool.M
 	c.echoRetries.Add(1)
 	obs, _, err = c.observe(ctx, path, onNotify, append(opts, message.Option{ID: message.Echo, Value: echo}))
 	return obs, err
+}
+
+// notifier delivers an observation's notifications in arrival order (the
+// replay check already made that Partial IV order). A notification that is
+// the first block of a longer body (RFC 7959 §2.6) is completed with
+// fetchRest in its own goroutine, because go-coap runs the observe callback
+// on its receive path, which the fetch needs; it is delivered only if no
+// newer notification was delivered meanwhile, so the application never goes
+// back to an older state.
+type notifier struct {
+	c        *Client
+	plain    message.Message // the registration, template of the continuations
+	onNotify func(*pool.Message)
+	ctx      context.Context // ends with the observation
+	stop     context.CancelFunc
+
+	mu        sync.Mutex
+	arrived   uint64
+	delivered uint64
+}
+
+func newNotifier(c *Client, plain message.Message, onNotify func(*pool.Message)) *notifier {
+	ctx, stop := context.WithCancel(context.Background())
+	return &notifier{c: c, plain: plain, onNotify: onNotify, ctx: ctx, stop: stop}
+}
+
+// handle delivers resp, completing it first when it is block-wise; done
+// receives the outcome.
+func (n *notifier) handle(resp message.Message, done func(error)) {
+	n.mu.Lock()
+	n.arrived++
+	seq := n.arrived
+	n.mu.Unlock()
+	if _, ok, _ := blockOption(resp.Options, message.Block2); !ok {
+		n.deliver(seq, resp)
+		done(nil)
+		return
+	}
+	go func() {
+		whole, err := n.c.fetchRest(n.ctx, n.plain, resp)
+		if err == nil {
+			n.deliver(seq, whole)
+		}
+		done(err)
+	}()
+}
+
+// deliver hands resp to the application unless a newer notification went
+// first. The lock keeps deliveries sequential.
+func (n *notifier) deliver(seq uint64, resp message.Message) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if seq < n.delivered {
+		return
+	}
+	n.delivered = seq
+	m := pool.NewMessage(n.ctx)
+	m.SetMessage(resp)
+	n.onNotify(m)
 }
 
 // observe registers once. When the first response is an Echo challenge it
@@ -530,6 +466,7 @@ func (c *Client) observe(ctx context.Context, path string, onNotify func(*pool.M
 	}
 	firstResult := make(chan result, 1)
 	var first atomic.Bool
+	nf := newNotifier(c, plain, onNotify)
 	obs, err := c.conn.DoObserve(outer, func(n *pool.Message) {
 		isFirst := first.CompareAndSwap(false, true)
 		resp, err := c.unprotect(n, ex)
@@ -539,17 +476,23 @@ func (c *Client) observe(ctx context.Context, path string, onNotify func(*pool.M
 			}
 			return // forged, replayed or reordered notification: drop
 		}
-		if isFirst {
-			echo, _ := resp.Options.GetBytes(message.Echo)
-			if resp.Code == codes.Unauthorized && echo != nil {
-				firstResult <- result{echo: echo}
-				return
-			}
-			firstResult <- result{}
+		if !isFirst {
+			nf.handle(resp, func(error) {}) // an incomplete notification is dropped; the next one counts
+			return
 		}
-		m := pool.NewMessage(ctx)
-		m.SetMessage(resp)
-		onNotify(m)
+		if echo, _ := resp.Options.GetBytes(message.Echo); resp.Code == codes.Unauthorized && echo != nil {
+			firstResult <- result{echo: echo}
+			return
+		}
+		nf.handle(resp, func(err error) {
+			if errors.Is(err, ErrBlockMixup) {
+				// A notification replaced the stored first answer while its
+				// blocks were being fetched: the registration stands, and that
+				// newer notification is delivered instead.
+				err = nil
+			}
+			firstResult <- result{err: err}
+		})
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("oscore: observe %s: %w", path, err)
@@ -557,16 +500,19 @@ func (c *Client) observe(ctx context.Context, path string, onNotify func(*pool.M
 	select {
 	case r := <-firstResult:
 		if r.err != nil {
+			nf.stop()
 			cancelLocal(obs)
 			return nil, nil, fmt.Errorf("oscore: observe %s: %w", path, r.err)
 		}
 		if r.echo != nil {
+			nf.stop()
 			cancelLocal(obs)
 			return nil, r.echo, nil
 		}
 	case <-ctx.Done():
+		nf.stop()
 		cancelLocal(obs)
 		return nil, nil, ctx.Err()
 	}
-	return &Observation{c: c, path: path, token: token, inner: obs}, nil, nil
+	return &Observation{c: c, path: path, token: token, inner: obs, nf: nf}, nil, nil
 }

@@ -114,7 +114,7 @@ func (ts *testServer) notify(t *testing.T, seq uint32, payload string) int {
 	return len(ts.observers)
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -163,16 +163,19 @@ func TestClientServerOverUDP(t *testing.T) {
 		{"POST small", func() (*pool.Message, error) {
 			return cl.Post(ctx, "/echo", message.AppOctets, bytes.NewReader([]byte("ping")))
 		}, codes.Changed, []byte("ping")},
-		{"GET block-wise response >1024", func() (*pool.Message, error) { return cl.Get(ctx, "/big") }, codes.Content, bytes.Repeat([]byte("0123456789abcdef"), 150)},
+		{"GET 2400-byte response: inner Block2, sliced by the server", func() (*pool.Message, error) { return cl.Get(ctx, "/big") }, codes.Content, bytes.Repeat([]byte("0123456789abcdef"), 150)},
 		{"POST block-wise request >1024", func() (*pool.Message, error) {
 			return cl.Post(ctx, "/echo", message.AppOctets, bytes.NewReader(largeReq))
 		}, codes.Changed, largeReq},
-		{"POST 1024 bytes: one OSCORE request, response through outer Block2", func() (*pool.Message, error) {
+		{"POST 1024 bytes: one OSCORE message each way (not split)", func() (*pool.Message, error) {
 			return cl.Post(ctx, "/echo", message.AppOctets, bytes.NewReader(largeReq[:1024]))
 		}, codes.Changed, largeReq[:1024]},
 		{"inner Block2: client asks for 64-byte blocks, server slices, client reassembles", func() (*pool.Message, error) {
 			return cl.Get(ctx, "/big", block{num: 0, szx: 2}.option(message.Block2))
 		}, codes.Content, bytes.Repeat([]byte("0123456789abcdef"), 150)},
+		{"inner Block2: a later block with no transfer started is 4.08 (continuations never run the handler)", func() (*pool.Message, error) {
+			return cl.Get(ctx, "/big", block{num: 2, szx: 2}.option(message.Block2))
+		}, codes.RequestEntityIncomplete, nil},
 		{"unknown path is a protected 4.04", func() (*pool.Message, error) { return cl.Get(ctx, "/nope") }, codes.NotFound, nil},
 	}
 	for _, tc := range tests {

@@ -22,9 +22,16 @@
 //     without FreshReplayWindow answers its first request with a protected 4.01
 //     carrying Echo; the retry carrying that Echo rebuilds the window.
 //   - go-coap integration: Handler wraps a mux.Handler (server), NewClient wraps
-//     a *udp/client.Conn (client) with Do, Get, Post and Observe. Inner
-//     (end-to-end) Block1/Block2 transfers are reassembled by both; outer
-//     Block options of one large OSCORE message are go-coap's business.
+//     a *udp/client.Conn (client) with Do, Get, Post and Observe.
+//   - Inner (end-to-end) block-wise transfer (RFC 8613 §4.1.3.4.1, RFC 7959,
+//     RFC 9175 Request-Tag), so that every protected message fits one
+//     datagram of 1152 bytes: the client sends bodies over 1024 bytes as
+//     512-byte Block1 blocks under a random Request-Tag and shrinks them when
+//     the server asks; the server sends answers over 1024 bytes (or over the
+//     block the client asked for) as Block2 blocks served from a bounded
+//     response cache, so the application handler runs once per request, and
+//     does the same for notifications; the client fetches the remaining
+//     blocks and checks that each continues the body (offset, code, ETag).
 //
 // # What it refuses
 //
@@ -39,7 +46,7 @@
 // # Stable API used by core/coap
 //
 //	NewContext(Params) (*Context, error)
-//	Handler(resolve func(kid, kidContext []byte) (*Context, error), next mux.Handler) mux.Handler
+//	Handler(resolve func(kid, kidContext []byte) (*Context, error), next mux.Handler, opts ...HandlerOption) mux.Handler
 //	NewClient(conn *udpclient.Conn, ctx *Context) *Client
 //	(*Client).Do(ctx, *pool.Message) (*pool.Message, error), Get, Post, Observe
 //

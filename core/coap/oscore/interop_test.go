@@ -18,9 +18,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
@@ -138,7 +140,8 @@ func TestInteropGoClientAiocoapServer(t *testing.T) {
 	must(t, err)
 	cp.Sequence = store
 	sc := mustContext(t, cp)
-	cl := NewClient(dial(t, srv.addr), sc)
+	relay := startRecordingRelay(t, srv.addr, noLoss)
+	cl := NewClient(dialLimited(t, relay.addr(), time.Second), sc)
 	ctx := testCtx(t)
 
 	t.Run("GET", func(t *testing.T) {
@@ -156,16 +159,25 @@ func TestInteropGoClientAiocoapServer(t *testing.T) {
 		}
 	})
 	t.Run("block-wise both ways", func(t *testing.T) {
+		_, _, before, _ := relay.stats()
 		resp, err := cl.Get(ctx, "/big")
 		must(t, err)
 		if b, _ := resp.ReadBody(); !bytes.Equal(b, bytes.Repeat([]byte("0123456789abcdef"), 150)) {
 			t.Fatalf("big GET: %v, %d bytes", resp.Code(), len(b))
 		}
+		_, _, afterGet, _ := relay.stats()
 		large := bytes.Repeat([]byte{0x5A}, 2500)
 		resp, err = cl.Post(ctx, "/echo", message.AppOctets, bytes.NewReader(large))
 		must(t, err)
 		if b, _ := resp.ReadBody(); !bytes.Equal(b, large) {
 			t.Fatalf("big POST: %v, %d bytes", resp.Code(), len(b))
+		}
+		// aiocoap's server answers 2400 bytes in inner Block2 blocks (at
+		// most 1024 bytes, so at least 3 exchanges); every datagram of
+		// both transfers is within core/coap's limit.
+		up, down, _, _ := relay.stats()
+		if afterGet-before < 3 || up > datagramLimit || down > datagramLimit {
+			t.Fatalf("GET took %d exchanges; largest datagram %d up, %d down (limit %d)", afterGet-before, up, down, datagramLimit)
 		}
 	})
 	t.Run("Observe", func(t *testing.T) {
@@ -292,13 +304,30 @@ func hexString(t *testing.T, h string) string {
 // restarted ("rebooted") on the same port.
 type goServer struct {
 	stop func()
+	runs *sync.Map // "METHOD path" -> *atomic.Int32
+}
+
+// ran returns how often the handler of key ("POST /echo") ran.
+func (g *goServer) ran(key string) int32 {
+	v, ok := g.runs.Load(key)
+	if !ok {
+		return 0
+	}
+	return v.(*atomic.Int32).Load()
 }
 
 func startGoServer(t *testing.T, addr string, resolve Resolver) *goServer {
 	t.Helper()
+	runs := &sync.Map{}
 	r := mux.NewRouter()
-	var count atomic.Int32
-	var observer atomic.Pointer[obsTarget]
+	r.Use(func(next mux.Handler) mux.Handler {
+		return mux.HandlerFunc(func(w mux.ResponseWriter, req *mux.Message) {
+			path, _ := req.Path()
+			v, _ := runs.LoadOrStore(req.Code().String()+" "+path, new(atomic.Int32))
+			v.(*atomic.Int32).Add(1)
+			next.ServeCOAP(w, req)
+		})
+	})
 	must(t, r.Handle("/hello", mux.HandlerFunc(func(w mux.ResponseWriter, _ *mux.Message) {
 		_ = w.SetResponse(codes.Content, message.TextPlain, bytes.NewReader([]byte("Hello World!")))
 	})))
@@ -309,39 +338,16 @@ func startGoServer(t *testing.T, addr string, resolve Resolver) *goServer {
 	must(t, r.Handle("/big", mux.HandlerFunc(func(w mux.ResponseWriter, _ *mux.Message) {
 		_ = w.SetResponse(codes.Content, message.AppOctets, bytes.NewReader(bytes.Repeat([]byte("0123456789abcdef"), 150)))
 	})))
-	must(t, r.Handle("/obs", mux.HandlerFunc(func(w mux.ResponseWriter, req *mux.Message) {
-		if v, err := req.Observe(); err == nil && v == 0 {
-			observer.Store(&obsTarget{conn: w.Conn(), token: append(message.Token(nil), req.Token()...)})
-			_ = w.SetResponse(codes.Content, message.TextPlain, bytes.NewReader([]byte(fmt.Sprintf("n%d", count.Load()))),
-				message.Option{ID: message.Observe, Value: []byte{}})
-			return
-		}
-		observer.Store(nil)
-		_ = w.SetResponse(codes.Content, message.TextPlain, bytes.NewReader([]byte(fmt.Sprintf("n%d", count.Load()))))
-	})))
-	must(t, r.Handle("/obs-trigger", mux.HandlerFunc(func(w mux.ResponseWriter, _ *mux.Message) {
-		n := count.Add(1)
-		payload := []byte(fmt.Sprintf("n%d", n))
-		if o := observer.Load(); o != nil {
-			m := o.conn.AcquireMessage(context.Background())
-			m.SetCode(codes.Content)
-			m.SetToken(o.token)
-			m.SetObserve(uint32(n + 1))
-			m.SetType(message.NonConfirmable)
-			m.SetBody(bytes.NewReader(payload))
-			if err := o.conn.WriteMessage(m); err != nil {
-				t.Errorf("notify: %v", err)
-			}
-			o.conn.ReleaseMessage(m)
-		}
-		_ = w.SetResponse(codes.Changed, message.TextPlain, bytes.NewReader(payload))
-	})))
+	observable(t, r, "/obs", func(n int32) []byte { return []byte(fmt.Sprintf("n%d", n)) })
+	// Notifications of 2000 bytes: each goes out as its first inner block,
+	// the client fetches the rest (RFC 7959 §2.6).
+	observable(t, r, "/obs-big", func(n int32) []byte { return pattern(int(n), 2000) })
 	l, err := coapnet.NewListenUDP("udp4", addr)
 	must(t, err)
 	s := udp.NewServer(options.WithMux(Handler(resolve, r)))
 	done := make(chan struct{})
 	go func() { _ = s.Serve(l); close(done) }()
-	gs := &goServer{}
+	gs := &goServer{runs: runs}
 	var once atomic.Bool
 	gs.stop = func() {
 		if once.CompareAndSwap(false, true) {
@@ -352,6 +358,41 @@ func startGoServer(t *testing.T, addr string, resolve Resolver) *goServer {
 	}
 	t.Cleanup(gs.stop)
 	return gs
+}
+
+// observable registers an observable resource at path whose state is a
+// counter, shown as body(counter), and path+"-trigger", whose POST
+// increments the counter and notifies the observer.
+func observable(t *testing.T, r *mux.Router, path string, body func(int32) []byte) {
+	var count atomic.Int32
+	var observer atomic.Pointer[obsTarget]
+	must(t, r.Handle(path, mux.HandlerFunc(func(w mux.ResponseWriter, req *mux.Message) {
+		if v, err := req.Observe(); err == nil && v == 0 {
+			observer.Store(&obsTarget{conn: w.Conn(), token: append(message.Token(nil), req.Token()...)})
+			_ = w.SetResponse(codes.Content, message.AppOctets, bytes.NewReader(body(count.Load())),
+				message.Option{ID: message.Observe, Value: []byte{}})
+			return
+		}
+		observer.Store(nil)
+		_ = w.SetResponse(codes.Content, message.AppOctets, bytes.NewReader(body(count.Load())))
+	})))
+	must(t, r.Handle(path+"-trigger", mux.HandlerFunc(func(w mux.ResponseWriter, _ *mux.Message) {
+		n := count.Add(1)
+		if o := observer.Load(); o != nil {
+			m := o.conn.AcquireMessage(context.Background())
+			m.SetCode(codes.Content)
+			m.SetToken(o.token)
+			m.SetObserve(uint32(n + 1))
+			m.SetType(message.NonConfirmable)
+			m.SetContentFormat(message.AppOctets)
+			m.SetBody(bytes.NewReader(body(n)))
+			if err := o.conn.WriteMessage(m); err != nil {
+				t.Errorf("notify: %v", err)
+			}
+			o.conn.ReleaseMessage(m)
+		}
+		_ = w.SetResponse(codes.Changed, message.AppOctets, bytes.NewReader(body(n)))
+	})))
 }
 
 type obsTarget struct {
@@ -367,7 +408,6 @@ func TestInteropAiocoapClientGoServer(t *testing.T) {
 	dir := t.TempDir()
 	port := freeUDPPort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	base := "coap://" + addr
 	replayID := []byte{0x02}
 	_, sp := pairParams(true)
 	server := mustContext(t, sp)
@@ -387,7 +427,8 @@ func TestInteropAiocoapClientGoServer(t *testing.T) {
 		return nil, ErrContextNotFound
 	}
 	gs := startGoServer(t, addr, resolve)
-	cl := startAiocoapClient(t, py, base, writeAiocoapContext(t, filepath.Join(dir, "client"), clientID, serverID))
+	relay := startRecordingRelay(t, addr, noLoss)
+	cl := startAiocoapClient(t, py, "coap://"+relay.addr(), writeAiocoapContext(t, filepath.Join(dir, "client"), clientID, serverID))
 
 	t.Run("GET", func(t *testing.T) {
 		r := cl.run(t, map[string]any{"op": "get", "path": "/hello"})
@@ -406,10 +447,21 @@ func TestInteropAiocoapClientGoServer(t *testing.T) {
 		if hexString(t, r.PayloadHex) != strings.Repeat("0123456789abcdef", 150) {
 			t.Fatalf("big GET: %s, %d bytes", r.Code, len(r.PayloadHex)/2)
 		}
+		_, _, afterGet, _ := relay.stats()
 		large := bytes.Repeat([]byte{0x3C}, 2500)
 		r = cl.run(t, map[string]any{"op": "post", "path": "/echo", "payload_hex": hex.EncodeToString(large)})
 		if hexString(t, r.PayloadHex) != string(large) {
 			t.Fatalf("big POST: %s, %d bytes", r.Code, len(r.PayloadHex)/2)
+		}
+		// Our server sends the 2400 and 2500-byte answers as 5 inner Block2
+		// blocks of 512 bytes each, served from its cache: each handler ran
+		// once, and no datagram exceeds core/coap's limit.
+		if gs.ran("GET /big") != 1 || gs.ran("POST /echo") != 2 {
+			t.Fatalf("handlers ran GET /big %d, POST /echo %d times; want 1 and 2", gs.ran("GET /big"), gs.ran("POST /echo"))
+		}
+		up, down, total, _ := relay.stats()
+		if afterGet < 1+5 || total-afterGet < 5 || up > datagramLimit || down > datagramLimit {
+			t.Fatalf("exchanges %d then %d; largest datagram %d up, %d down", afterGet, total-afterGet, up, down)
 		}
 	})
 	t.Run("Observe", func(t *testing.T) {
@@ -420,6 +472,20 @@ func TestInteropAiocoapClientGoServer(t *testing.T) {
 		}
 		if strings.Join(got, ",") != "n0,n1,n2,n3" {
 			t.Fatalf("notifications %v", got)
+		}
+	})
+	t.Run("Observe, block-wise notifications", func(t *testing.T) {
+		r := cl.run(t, map[string]any{"op": "observe", "path": "/obs-big", "trigger": "/obs-big-trigger", "count": 3})
+		if len(r.Notifications) != 4 {
+			t.Fatalf("%d notifications, want 4", len(r.Notifications))
+		}
+		for i, h := range r.Notifications {
+			if got := hexString(t, h); got != string(pattern(i, 2000)) {
+				t.Fatalf("notification %d: %d bytes, not the 2000 sent", i, len(got))
+			}
+		}
+		if n := gs.ran("GET /obs-big"); n != 1 {
+			t.Fatalf("/obs-big handler ran %d times for one registration", n)
 		}
 	})
 	t.Run("replay of aiocoap-protected bytes", func(t *testing.T) {

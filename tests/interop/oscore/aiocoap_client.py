@@ -18,7 +18,6 @@ import json
 import shutil
 import socket
 import sys
-import tempfile
 
 import aiocoap
 from aiocoap import Message, GET, POST
@@ -46,25 +45,27 @@ async def op_observe(ctx, base, cmd):
 
 def op_replay(cmd):
     # A private copy of the context so the main client's state is untouched;
-    # the Go test gives this operation its own sender ID.
-    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
-        sc = FilesystemSecurityContext(shutil.copytree(cmd["context_dir"], tmp + "/ctx"))
-        req = Message(code=GET, uri="coap://%s:%d%s" % (cmd["host"], cmd["port"], cmd["path"]))
-        req.direction = Direction.OUTGOING
-        outer, _ = sc.protect(req)
-        outer.token = b"\x42\x42"
-        outer.mtype = aiocoap.CON
-        answers = []
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.settimeout(10)
-            for mid in (4001, 4002):
-                outer.mid = mid
-                sock.sendto(outer.encode(), (cmd["host"], cmd["port"]))
-                data, _ = sock.recvfrom(4096)
-                m = Message.decode(data)
-                answers.append({"code": str(m.code), "protected": m.opt.oscore is not None,
-                                "payload_hex": m.payload.hex()})
-        del sc
+    # the Go test gives this operation its own sender ID. The copy lives next
+    # to the original, in the Go test's temporary directory, so that it
+    # still exists when the context writes its sequence number on
+    # destruction.
+    copy = shutil.copytree(cmd["context_dir"], cmd["context_dir"] + "-copy", dirs_exist_ok=True)
+    sc = FilesystemSecurityContext(copy)
+    req = Message(code=GET, uri="coap://%s:%d%s" % (cmd["host"], cmd["port"], cmd["path"]))
+    req.direction = Direction.OUTGOING
+    outer, _ = sc.protect(req)
+    outer.token = b"\x42\x42"
+    outer.mtype = aiocoap.CON
+    answers = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(10)
+        for mid in (4001, 4002):
+            outer.mid = mid
+            sock.sendto(outer.encode(), (cmd["host"], cmd["port"]))
+            data, _ = sock.recvfrom(4096)
+            m = Message.decode(data)
+            answers.append({"code": str(m.code), "protected": m.opt.oscore is not None,
+                            "payload_hex": m.payload.hex()})
     return {"ok": True, "answers": answers}
 
 
