@@ -68,6 +68,15 @@ type stored struct {
 	opts    []message.Option
 	body    []byte
 	expires time.Time
+	// release ends the answer's time in flight (Server.Close waits for
+	// it): once its last block was served, or when it is dropped.
+	release func()
+}
+
+func (s *stored) done() {
+	if s.release != nil {
+		s.release()
+	}
 }
 
 func newTransfers(limit int, ttl time.Duration, now func() time.Time) *transfers {
@@ -106,6 +115,7 @@ func (t *transfers) sweepLocked() {
 	for k, s := range t.out {
 		if now.After(s.expires) {
 			delete(t.out, k)
+			s.done()
 		}
 	}
 	for len(t.in)+len(t.out) >= maxTransfers {
@@ -124,6 +134,7 @@ func (t *transfers) sweepLocked() {
 		if len(oldest) > 2 && oldest[:2] == "in" {
 			delete(t.in, oldest[2:])
 		} else {
+			t.out[oldest[3:]].done()
 			delete(t.out, oldest[3:])
 		}
 	}
@@ -182,9 +193,21 @@ func (t *transfers) load(key string) (*stored, bool) {
 	s, ok := t.out[key]
 	if ok && t.now().After(s.expires) {
 		delete(t.out, key)
+		s.done()
 		return nil, false
 	}
 	return s, ok
+}
+
+// finish drops a stored answer whose last block was served: a
+// retransmitted request for it is answered from go-coap's cache.
+func (t *transfers) finish(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s, ok := t.out[key]; ok {
+		delete(t.out, key)
+		s.done()
+	}
 }
 
 // slice returns block num of body and whether more follow.
@@ -201,7 +224,7 @@ func slice(body []byte, num int64) ([]byte, bool, bool) {
 // than one block.
 func (s *Server) writeBody(w mux.ResponseWriter, code codes.Code, cf int, body []byte, opts ...message.Option) {
 	if len(body) > blockSize {
-		id := s.blocks.store(w.Conn(), &stored{code: code, cf: cf, opts: opts, body: body})
+		id := s.blocks.store(w.Conn(), &stored{code: code, cf: cf, opts: opts, body: body, release: s.flight.hold()})
 		first, _, _ := slice(body, 0)
 		opts = append(append([]message.Option(nil), opts...), blockOption(message.Block2, 0, true),
 			message.Option{ID: optTransfer, Value: id}, message.Option{ID: message.Size2, Value: encodeUint(uint32(len(body)))})
@@ -233,6 +256,9 @@ func (s *Server) serveBlock2(w mux.ResponseWriter, r *mux.Message, num int64) {
 	}
 	opts := append(append([]message.Option(nil), st.opts...), blockOption(message.Block2, num, more), message.Option{ID: optTransfer, Value: id})
 	_ = w.SetResponse(st.code, message.MediaType(max(st.cf, 0)), bytes.NewReader(part), opts...)
+	if !more {
+		s.blocks.finish(transferKey(w.Conn(), id))
+	}
 }
 
 // receiveBlock1 handles a request block. It returns the whole body when

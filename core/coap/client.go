@@ -40,6 +40,10 @@ type Client struct {
 	osc  *oscoreConn
 	done chan struct{} // closed by Close: stops go-coap's periodic runner
 	once sync.Once
+	// life ends with Close: observations fetch the rest of block-wise
+	// notifications under it, not under the context Observe was given.
+	life context.Context
+	end  context.CancelFunc
 }
 
 // Dial connects to addr ("host:port") over UDP, or DTLS when cfg.DTLS is
@@ -50,6 +54,7 @@ func Dial(addr string, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{cfg: cfg, done: make(chan struct{})}
+	c.life, c.end = context.WithCancel(context.Background())
 	if cfg.Mode != ModePlain {
 		var err error
 		if c.local, c.ownLocal, err = cfg.local(); err != nil {
@@ -64,16 +69,20 @@ func Dial(addr string, cfg Config) (*Client, error) {
 	// Block-wise transfers are ours (blocks.go), not go-coap's.
 	opts = append(opts, options.WithMaxMessageSize(uint32(cfg.MaxPayload+maxSignedOverhead+1024)),
 		options.WithBlockwise(false, blockwise.SZX1024, cfg.Timeout))
-	if cfg.AckTimeout > 0 {
-		opts = append(opts, options.WithTransmission(1, cfg.AckTimeout, max(cfg.MaxRetransmit, 1)))
+	if nstart, ack, retransmit, ok := cfg.transmission(); ok {
+		opts = append(opts, options.WithTransmission(nstart, ack, retransmit))
 	}
 	if cfg.Mode == ModeOSCORE {
 		opts = append(opts, options.WithMTU(oscoreMTU))
 	}
+	// go-coap lets one request per connection be outstanding by default:
+	// concurrent callers of one Client would wait for each other.
+	opts = append(opts, options.WithLimitClientParallelRequest(int64(cfg.MaxInFlight)),
+		options.WithLimitClientEndpointParallelRequest(int64(cfg.MaxInFlight)))
 	opts = append(opts, options.WithPeriodicRunner(periodic.New(c.done, cfg.tick())), options.WithErrors(cfg.Errors))
 	var err error
 	if cfg.DTLS != nil {
-		pc, perr := cfg.DTLS.pion(false)
+		pc, perr := cfg.DTLS.pion(false, cfg.Errors)
 		if perr != nil {
 			c.release()
 			return nil, perr
@@ -113,7 +122,7 @@ func (c *Client) Close() error {
 }
 
 func (c *Client) release() {
-	c.once.Do(func() { close(c.done) })
+	c.once.Do(func() { close(c.done); c.end() })
 	c.mu.Lock()
 	if c.sess != nil {
 		c.sess.Close()
@@ -431,20 +440,45 @@ func (c *Client) dropSession() {
 
 // Observation is a running Observe registration.
 type Observation struct {
-	obs interface{ Cancel(context.Context) error }
+	obs observation
 }
 
 // Cancel deregisters the observation.
 func (o *Observation) Cancel(ctx context.Context) error { return o.obs.Cancel(ctx) }
 
-// muxObservation adapts go-coap's observation.
-type muxObservation struct{ mux.Observation }
+// muxObservation adapts go-coap's observation; stop ends the fetching of
+// block-wise notifications.
+type muxObservation struct {
+	mux.Observation
+	stop context.CancelFunc
+}
 
-func (m muxObservation) Cancel(ctx context.Context) error { return m.Observation.Cancel(ctx) }
+func (m muxObservation) Cancel(ctx context.Context) error {
+	m.stop()
+	return m.Observation.Cancel(ctx)
+}
+
+// refusedObservation is an Observe whose first answer was not 2.05: the
+// server registered nothing, so there is nothing to cancel.
+type refusedObservation struct{}
+
+func (refusedObservation) Cancel(context.Context) error { return nil }
+
+// errObserveRefused recognises go-coap's error for a first answer to
+// Observe that is neither 2.05 nor 2.03 (net/observation in go-coap
+// v3.8.0). That answer has reached our callback too, protected: Observe
+// returns it verified, code and all, instead of go-coap's string.
+// TestObserveRefusedFirstAnswer fails if a go-coap upgrade changes it.
+func errObserveRefused(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "unexpected return code(")
+}
 
 // Observe registers for notifications of path: fn gets each verified
 // notification in order (stale or unverifiable ones are dropped). The
-// first response comes back from Observe itself.
+// first response comes back from Observe itself, whatever its code: a
+// verified 4.04 or 4.03 is a Response (Code says it) and an Observation
+// whose Cancel does nothing, as the server registered nothing. ctx bounds
+// the registration only; notifications keep coming until Cancel or Close.
 func (c *Client) Observe(ctx context.Context, path string, fn func(*Response)) (*Observation, *Response, error) {
 	if c.cfg.Mode == ModeOSCORE {
 		return c.observeOSCORE(ctx, path, fn)
@@ -461,24 +495,40 @@ func (c *Client) Observe(ctx context.Context, path string, fn func(*Response)) (
 	if err := c.sendAllButLastBlock(ctx, req); err != nil {
 		return nil, nil, fmt.Errorf("coap: observe %s: %w", path, err)
 	}
-	n := &notifications{c: c, ctx: ctx, open: open, fn: fn, last: -1, code: req.Code(),
+	n := &notifications{c: c, open: open, fn: fn, last: -1, code: req.Code(),
 		first: make(chan *Response, 1), ferr: make(chan error, 1)}
+	n.ctx, n.stop = context.WithCancel(c.life)
+	stop := n.stop
 	n.path, _ = req.Path()
 	obs, err := c.conn.DoObserve(req, n.receive)
-	if err != nil {
+	if err != nil && !errObserveRefused(err) {
+		stop()
 		return nil, nil, fmt.Errorf("coap: observe %s: %w", path, err)
+	}
+	// On a refusal go-coap returns a typed nil: there is no observation.
+	registered := err == nil
+	var o observation = refusedObservation{}
+	if registered {
+		o = muxObservation{Observation: obs, stop: stop}
 	}
 	select {
 	case r := <-n.first:
-		return &Observation{obs: muxObservation{obs}}, r, nil
+		if !registered || r.Code != codes.Content {
+			stop()
+		}
+		return &Observation{obs: o}, r, nil
 	case err := <-n.ferr:
-		_ = obs.Cancel(ctx)
-		return nil, nil, err
+		stop()
+		_ = o.Cancel(ctx)
+		return nil, nil, fmt.Errorf("coap: observe %s: %w", path, err)
 	case <-ctx.Done():
-		_ = obs.Cancel(context.Background())
+		stop()
+		_ = o.Cancel(context.Background())
 		return nil, nil, ctx.Err()
 	}
 }
+
+type observation interface{ Cancel(context.Context) error }
 
 // sendAllButLastBlock sends the leading Block1 blocks of a registration
 // longer than one block (RFC 7959 §2.5: only the last carries Observe) and
@@ -524,7 +574,8 @@ func (c *Client) sendAllButLastBlock(ctx context.Context, req *pool.Message) err
 // Observe order; one longer than a block is fetched whole first.
 type notifications struct {
 	c         *Client
-	ctx       context.Context
+	ctx       context.Context // ends with the observation
+	stop      context.CancelFunc
 	open      opener
 	fn        func(*Response)
 	path      string
@@ -550,7 +601,9 @@ func (n *notifications) receive(m *pool.Message) {
 		return
 	}
 	go func() {
-		full, err := fetchRest(n.ctx, n.c.conn, n.path, n.code, cp, n.c.cfg.MaxPayload+maxSignedOverhead)
+		ctx, cancel := context.WithTimeout(n.ctx, n.c.cfg.Timeout)
+		defer cancel()
+		full, err := fetchRest(ctx, n.c.conn, n.path, n.code, cp, n.c.cfg.MaxPayload+maxSignedOverhead)
 		if err != nil {
 			return
 		}

@@ -106,12 +106,28 @@ type Config struct {
 	// go-coap's defaults (ACK_TIMEOUT 2 s, MAX_RETRANSMIT 4).
 	AckTimeout    time.Duration
 	MaxRetransmit uint32
+	// NStart, on a client, is how many confirmable requests may be
+	// outstanding at once (RFC 7252 §4.7 NSTART): 1, the RFC's default,
+	// under which concurrent requests on one Client go one after another.
+	// Raise it for a server on a network that can take the bursts.
+	NStart uint32
+	// DrainTimeout bounds how long Server.Close waits for requests in
+	// flight (handlers running, answers not yet written): 5 s.
+	DrainTimeout time.Duration
+	// MaxInFlight bounds the requests a server handles at once, and the
+	// requests a client has outstanding at once: 64. A server runs the
+	// requests of one client endpoint concurrently up to this bound, then
+	// one after another (go-coap's default is one at a time per endpoint).
+	MaxInFlight int
 
 	// Now is the clock (time.Now).
 	Now func() time.Time
-	// Errors receives transport errors go-coap reports (malformed
-	// datagrams, failed writes); nil drops them. go-coap's own default
-	// prints them on standard output, which a host process must not get.
+	// Errors receives transport errors go-coap and pion/dtls report
+	// (malformed datagrams, failed writes, refused connections, DTLS
+	// alerts); nil drops them. Nothing is ever written to standard output
+	// or standard error: go-coap's own default prints on standard output
+	// and pion/dtls's default logger on standard error, which a host
+	// process (a SCADA server, a CLI whose output is data) must not get.
 	Errors func(error)
 }
 
@@ -128,6 +144,12 @@ func (c Config) withDefaults() Config {
 	if c.Timeout <= 0 {
 		c.Timeout = 30 * time.Second
 	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = 5 * time.Second
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 64
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -135,6 +157,22 @@ func (c Config) withDefaults() Config {
 		c.Errors = func(error) {}
 	}
 	return c
+}
+
+// transmission returns go-coap's transmission parameters (NSTART,
+// ACK_TIMEOUT, MAX_RETRANSMIT), or false to keep go-coap's defaults.
+func (c *Config) transmission() (nstart uint32, ack time.Duration, retransmit uint32, set bool) {
+	if c.AckTimeout <= 0 && c.NStart <= 1 {
+		return 0, 0, 0, false
+	}
+	nstart, ack, retransmit = max(c.NStart, 1), c.AckTimeout, max(c.MaxRetransmit, 1)
+	if ack <= 0 {
+		ack = 2 * time.Second
+	}
+	if c.MaxRetransmit == 0 && c.AckTimeout <= 0 {
+		retransmit = 4
+	}
+	return nstart, ack, retransmit, true
 }
 
 // tick is how often go-coap looks for messages to retransmit: its default

@@ -48,6 +48,11 @@
 //	resp, err := cl.Get(ctx, "/sensors/temp?unit=C") // also Post, Put, Delete, Do
 //	obs, first, err := cl.Observe(ctx, "/sensors/temp", func(n *coap.Response) { ... })
 //
+// Observe returns the verified first answer whatever its code (first.Code
+// 4.04: nothing registered); notifications outlive ctx. Server.Close
+// drains requests in flight (at most DrainTimeout). Nothing is written to
+// standard output or error: transport errors go to Config.Errors.
+//
 // A Response is returned only when it verified; resp.Sender is the
 // authenticated responder. An unprotected error from a server that could
 // not authenticate the request is ErrRejected (Code gives the CoAP code).

@@ -7,6 +7,7 @@ import (
 	"net"
 
 	piondtls "github.com/pion/dtls/v3"
+	"github.com/pion/logging"
 )
 
 // DTLS configures DTLS 1.2 (pion/dtls through go-coap) under any mode,
@@ -29,15 +30,23 @@ type DTLS struct {
 	ClientCAs   *x509.CertPool
 	ServerName  string
 
-	// Config, when set, is used as given and the fields above are ignored.
+	// Config, when set, is used as given and the fields above are ignored,
+	// except that without a LoggerFactory pion/dtls logs to Config.Errors
+	// (on a copy: the caller's Config is not changed).
 	Config *piondtls.Config
 }
 
-func (d *DTLS) pion(server bool) (*piondtls.Config, error) {
+// pion makes the pion/dtls configuration; errs gets what pion logs at
+// warning level and above (its default logger writes to standard error).
+func (d *DTLS) pion(server bool, errs func(error)) (*piondtls.Config, error) {
 	if d.Config != nil {
-		return d.Config, nil
+		c := *d.Config
+		if c.LoggerFactory == nil {
+			c.LoggerFactory = errorLogs{errs}
+		}
+		return &c, nil
 	}
-	c := &piondtls.Config{ExtendedMasterSecret: piondtls.RequireExtendedMasterSecret}
+	c := &piondtls.Config{ExtendedMasterSecret: piondtls.RequireExtendedMasterSecret, LoggerFactory: errorLogs{errs}}
 	switch {
 	case server && d.PSKLookup != nil, !server && d.PSK != nil:
 		c.CipherSuites = []piondtls.CipherSuiteID{piondtls.TLS_PSK_WITH_AES_128_CCM_8, piondtls.TLS_PSK_WITH_AES_128_GCM_SHA256}
@@ -83,4 +92,37 @@ func dtlsIdentity(c net.Conn) string {
 		}
 	}
 	return ""
+}
+
+// errorLogs is a pion LoggerFactory that turns warnings and errors into
+// calls of Config.Errors and drops the rest.
+type errorLogs struct{ errs func(error) }
+
+func (f errorLogs) NewLogger(scope string) logging.LeveledLogger {
+	return dtlsLogger{scope: scope, errs: f.errs}
+}
+
+// dtlsLog is a message pion/dtls logged, as an error.
+type dtlsLog struct{ scope, msg string }
+
+func (e *dtlsLog) Error() string { return "dtls " + e.scope + ": " + e.msg }
+
+type dtlsLogger struct {
+	scope string
+	errs  func(error)
+}
+
+func (l dtlsLogger) Trace(string)          {}
+func (l dtlsLogger) Tracef(string, ...any) {}
+func (l dtlsLogger) Debug(string)          {}
+func (l dtlsLogger) Debugf(string, ...any) {}
+func (l dtlsLogger) Info(string)           {}
+func (l dtlsLogger) Infof(string, ...any)  {}
+func (l dtlsLogger) Warn(msg string)       { l.errs(&dtlsLog{l.scope, msg}) }
+func (l dtlsLogger) Warnf(format string, args ...any) {
+	l.errs(&dtlsLog{l.scope, fmt.Sprintf(format, args...)})
+}
+func (l dtlsLogger) Error(msg string) { l.errs(&dtlsLog{l.scope, msg}) }
+func (l dtlsLogger) Errorf(format string, args ...any) {
+	l.errs(&dtlsLog{l.scope, fmt.Sprintf(format, args...)})
 }

@@ -119,9 +119,10 @@ func (s *Server) Observers(path string) int {
 func (s *Server) Notify(path string) int {
 	path = cleanPath(path)
 	h, ok := s.handler(path)
-	if !ok {
+	if !ok || !s.flight.enter(false) {
 		return 0
 	}
+	defer s.flight.leave()
 	sent := 0
 	for _, ob := range s.obs.of(path) {
 		if !s.cfg.ACL.Allows(ob.sender, codes.GET, path) {
@@ -159,7 +160,8 @@ func (s *Server) notify(ob *observer, resp Response) error {
 	}
 	if len(out) > blockSize && s.osc == nil {
 		// Block 0 now, the rest on request (RFC 7959 §2.6).
-		id := s.blocks.store(conn, &stored{code: resp.Code, cf: ocf, opts: []message.Option{{ID: message.Observe, Value: encodeUint(ob.seq)}}, body: out})
+		id := s.blocks.store(conn, &stored{code: resp.Code, cf: ocf, opts: []message.Option{{ID: message.Observe, Value: encodeUint(ob.seq)}}, body: out,
+			release: s.flight.hold()})
 		m.SetOptionUint32(message.Block2, mustBlock(0, true))
 		m.SetOptionBytes(optTransfer, id)
 		out, _, _ = slice(out, 0)

@@ -275,7 +275,16 @@ func (c *Client) observeOSCORE(ctx context.Context, path string, fn func(*Respon
 	}
 	first := make(chan *Response, 1)
 	var once sync.Once
-	obs, err := o.oc.Observe(ctx, path, func(n *pool.Message) {
+	// The query travels as Uri-Query options: the oscore client takes a
+	// path, and "/sensors?unit=C" whole would be one path segment.
+	p, q, _ := strings.Cut(path, "?")
+	var opts []message.Option
+	if q != "" {
+		for _, part := range strings.Split(q, "&") {
+			opts = append(opts, message.Option{ID: message.URIQuery, Value: []byte(part)})
+		}
+	}
+	obs, err := o.oc.Observe(ctx, cleanPath(p), func(n *pool.Message) {
 		r, err := oscoreResponse(n, o.sess.Peer(), c.cfg.MaxPayload)
 		if err != nil {
 			return
@@ -285,7 +294,7 @@ func (c *Client) observeOSCORE(ctx context.Context, path string, fn func(*Respon
 		if !isFirst {
 			fn(r)
 		}
-	})
+	}, opts...)
 	if err != nil {
 		return nil, nil, oscoreError(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/plgd-dev/go-coap/v3/mux"
 	coapnet "github.com/plgd-dev/go-coap/v3/net"
 	"github.com/plgd-dev/go-coap/v3/net/blockwise"
+	"github.com/plgd-dev/go-coap/v3/net/responsewriter"
 	"github.com/plgd-dev/go-coap/v3/options"
 	"github.com/plgd-dev/go-coap/v3/pkg/runner/periodic"
 	"github.com/plgd-dev/go-coap/v3/udp"
@@ -75,6 +76,8 @@ type Server struct {
 	handlers map[string]HandlerFunc
 	obs      *observers
 	blocks   *transfers
+
+	flight flight // requests being handled, for Close to drain
 
 	closeMu  sync.Mutex
 	closed   bool
@@ -189,12 +192,13 @@ func (s *Server) Serve(conn *net.UDPConn) error {
 }
 
 func (s *Server) transmission() []udpServer.Option {
-	o := []udpServer.Option{options.WithPeriodicRunner(periodic.New(s.done, s.cfg.tick())), options.WithErrors(s.cfg.Errors)}
+	o := []udpServer.Option{options.WithPeriodicRunner(periodic.New(s.done, s.cfg.tick())), options.WithErrors(s.cfg.Errors),
+		options.WithProcessReceivedMessageFunc(s.dispatcher())}
 	if s.cfg.Mode == ModeOSCORE {
 		o = append(o, options.WithMTU(oscoreMTU))
 	}
-	if s.cfg.AckTimeout > 0 {
-		o = append(o, options.WithTransmission(1, s.cfg.AckTimeout, max(s.cfg.MaxRetransmit, 1)))
+	if nstart, ack, retransmit, ok := s.cfg.transmission(); ok {
+		o = append(o, options.WithTransmission(nstart, ack, retransmit))
 	}
 	return o
 }
@@ -208,7 +212,7 @@ func (s *Server) serveUDP(l *coapnet.UDPConn) (net.Addr, error) {
 }
 
 func (s *Server) listenDTLS(addr string) (net.Addr, error) {
-	pc, err := s.cfg.DTLS.pion(true)
+	pc, err := s.cfg.DTLS.pion(true, s.cfg.Errors)
 	if err != nil {
 		return nil, err
 	}
@@ -219,13 +223,14 @@ func (s *Server) listenDTLS(addr string) (net.Addr, error) {
 	opts := []dtlsServer.Option{options.WithMux(mux.HandlerFunc(s.serveCoAP)),
 		options.WithMaxMessageSize(uint32(s.cfg.MaxPayload + maxSignedOverhead + 1024)),
 		options.WithBlockwise(false, blockwise.SZX1024, s.cfg.Timeout)}
-	if s.cfg.AckTimeout > 0 {
-		opts = append(opts, options.WithTransmission(1, s.cfg.AckTimeout, max(s.cfg.MaxRetransmit, 1)))
+	if nstart, ack, retransmit, ok := s.cfg.transmission(); ok {
+		opts = append(opts, options.WithTransmission(nstart, ack, retransmit))
 	}
 	if s.cfg.Mode == ModeOSCORE {
 		opts = append(opts, options.WithMTU(oscoreMTU))
 	}
-	opts = append(opts, options.WithPeriodicRunner(periodic.New(s.done, s.cfg.tick())), options.WithErrors(s.cfg.Errors))
+	opts = append(opts, options.WithPeriodicRunner(periodic.New(s.done, s.cfg.tick())), options.WithErrors(s.cfg.Errors),
+		options.WithProcessReceivedMessageFunc(s.dispatcher()))
 	srv := dtls.NewServer(opts...)
 	return s.start(l.Addr(), func() error { return srv.Serve(l) }, func() { srv.Stop(); _ = l.Close() })
 }
@@ -250,8 +255,11 @@ func (s *Server) Addr() net.Addr {
 	return s.addr
 }
 
-// Close stops serving and wipes sessions and keys. With a Store, replay
-// marks and sequence reservations persist for the next server.
+// Close stops serving and wipes sessions and keys. Requests already being
+// handled finish first and their answers are written (for at most
+// Config.DrainTimeout); requests arriving meanwhile get an unprotected
+// 5.03. With a Store, replay marks and sequence reservations persist for
+// the next server.
 func (s *Server) Close() error {
 	s.closeMu.Lock()
 	if s.closed {
@@ -259,6 +267,9 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.closeMu.Unlock()
+	s.flight.drain(s.cfg.DrainTimeout)
+	s.closeMu.Lock()
 	stops := s.stop
 	close(s.done)
 	s.closeMu.Unlock()
@@ -295,6 +306,18 @@ type replier func(m *meta, cf int, payload []byte) (outCF int, out []byte, err e
 // serveCoAP is the one go-coap handler: authenticate, check access, run
 // the handler, protect the answer.
 func (s *Server) serveCoAP(w mux.ResponseWriter, r *mux.Message) {
+	// Continuations of a stored answer are part of a request already
+	// admitted: they are served while Close drains.
+	num, _, cont, _ := blockOf(r.Message, message.Block2)
+	if !s.flight.enter(cont && num > 0) {
+		writeDiag(w, codes.ServiceUnavailable, "")
+		return
+	}
+	// In flight until go-coap has written the answer, which it does after
+	// this returns; without its post-write hook, until this returns.
+	if !responsewriter.AfterWrite(r.Context(), s.flight.leaver()) {
+		defer s.flight.leave()
+	}
 	md, err := metaOf(r.Message)
 	if err != nil {
 		writeDiag(w, codes.BadRequest, err.Error())

@@ -2794,10 +2794,9 @@ static void coap_pair(struct fleet *f, pqc_identity *plc, pqc_identity *hmi,
                  PQC_OK, w);
     CHECK(n == 1, "%s: notify reached %lu observers", w, (unsigned long)n);
   }
-  /* core/coap sends notifications unfragmented (non-confirmable, no
-   * block-wise): a signed one with an ML-DSA-65 signature exceeds the UDP
-   * MTU and never arrives, so signed mode stops at the notify count. */
-  if (obs != NULL && mode != PQC_COAP_MODE_SIGNED) {
+  /* A signed notification (ML-DSA-65) exceeds one datagram: it arrives
+   * block-wise, the observer fetching the rest. */
+  if (obs != NULL) {
     CHECK_FAILS_WITH(pqc_coap_observe_recv(obs, 20000, &code, &cf, out, 2, &n,
                                            sender, sizeof sender),
                      PQC_ERR_BUFFER_TOO_SMALL, "small notification buffer");
