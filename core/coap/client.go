@@ -6,9 +6,14 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+
+	piondtls "github.com/pion/dtls/v3"
+	dtlsnet "github.com/pion/dtls/v3/pkg/net"
 
 	"github.com/plgd-dev/go-coap/v3/dtls"
 	"github.com/plgd-dev/go-coap/v3/message"
@@ -87,7 +92,7 @@ func Dial(addr string, cfg Config) (*Client, error) {
 			c.release()
 			return nil, perr
 		}
-		c.conn, err = dtls.Dial(addr, pc, opts...)
+		c.conn, err = dialDTLS(addr, pc, cfg.Timeout, cfg.Errors, opts...)
 	} else {
 		c.conn, err = udp.Dial(addr, opts...)
 	}
@@ -96,6 +101,46 @@ func Dial(addr string, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("coap: dial %s: %w", addr, err)
 	}
 	return c, nil
+}
+
+// dialDTLS completes the DTLS handshake, bounded by timeout, before go-coap
+// gets the connection. Left to go-coap, the handshake starts lazily from
+// two goroutines at once: its read loop (whose context has no deadline) and
+// the first request. pion runs one handshake and makes the other caller
+// wait on a mutex that ignores contexts, so when the read loop won and the
+// handshake could never finish (a wrong PSK: the server drops the client's
+// Finished without an alert) the request blocked forever instead of failing
+// after its timeout. Seen under qemu, where the read loop often wins.
+//
+// A failed handshake is returned and also reported to errs, as go-coap's
+// read loop reported it before.
+func dialDTLS(addr string, pc *piondtls.Config, timeout time.Duration, errs func(error), opts ...udp.Option) (*udpClient.Conn, error) {
+	raddr, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, err
+	}
+	uc, err := net.DialUDP("udp", nil, raddr)
+	if err != nil {
+		return nil, err
+	}
+	dc, err := piondtls.Client(dtlsnet.PacketConnFromConn(uc), raddr, pc)
+	if err != nil {
+		_ = uc.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := dc.HandshakeContext(ctx); err != nil {
+		_ = dc.Close()
+		err = fmt.Errorf("dtls handshake: %w", err)
+		if errs != nil {
+			errs(err)
+		}
+		return nil, err
+	}
+	// WithCloseSocket: closing the go-coap connection closes the socket,
+	// as go-coap's own Dial arranges.
+	return dtls.Client(dc, append(opts, options.WithCloseSocket())...), nil
 }
 
 func (c *Client) setup() error {

@@ -222,7 +222,11 @@ func (s *Server) listenDTLS(addr string) (net.Addr, error) {
 	}
 	opts := []dtlsServer.Option{options.WithMux(mux.HandlerFunc(s.serveCoAP)),
 		options.WithMaxMessageSize(uint32(s.cfg.MaxPayload + maxSignedOverhead + 1024)),
-		options.WithBlockwise(false, blockwise.SZX1024, s.cfg.Timeout)}
+		options.WithBlockwise(false, blockwise.SZX1024, s.cfg.Timeout),
+		// A handshake that cannot finish (a client with the wrong PSK gets
+		// no alert, its Finished is dropped) would otherwise hold a
+		// goroutine until the server stops.
+		options.WithDTLSHandshakeTimeout(s.cfg.Timeout)}
 	if nstart, ack, retransmit, ok := s.cfg.transmission(); ok {
 		opts = append(opts, options.WithTransmission(nstart, ack, retransmit))
 	}

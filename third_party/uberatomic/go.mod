@@ -1,0 +1,3 @@
+module go.uber.org/atomic
+
+go 1.26.8
