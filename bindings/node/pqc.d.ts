@@ -304,6 +304,154 @@ export class MqttBroker implements Closable {
   readonly closed: boolean;
 }
 
+// ---- CoAP
+
+/** session: a pqc-iiot handshake, then ratchet-sealed messages; signed: a COSE_Sign1
+ * per message (no secrecy); oscore: RFC 8613 OSCORE keyed by a pqc-iiot handshake;
+ * plain: no protection, for use under DTLS (the identity may then be null). */
+export type CoapMode = 'session' | 'signed' | 'oscore' | 'plain';
+export type CoapMethodName = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'FETCH' | 'PATCH' | 'IPATCH';
+
+export const CoapMethod: Readonly<{ GET: 1; POST: 2; PUT: 3; DELETE: 4; FETCH: 5; PATCH: 6; IPATCH: 7 }>;
+/** Response codes as the byte on the wire, class << 5 | detail (2.05 is 69). */
+export const CoapCode: Readonly<{
+  CREATED: 65; DELETED: 66; VALID: 67; CHANGED: 68; CONTENT: 69;
+  BAD_REQUEST: 128; UNAUTHORIZED: 129; BAD_OPTION: 130; FORBIDDEN: 131; NOT_FOUND: 132;
+  METHOD_NOT_ALLOWED: 133; NOT_ACCEPTABLE: 134; REQUEST_ENTITY_TOO_LARGE: 141;
+  UNSUPPORTED_CONTENT_FORMAT: 143;
+  INTERNAL_SERVER_ERROR: 160; NOT_IMPLEMENTED: 161; BAD_GATEWAY: 162; SERVICE_UNAVAILABLE: 163;
+  GATEWAY_TIMEOUT: 164;
+}>;
+/** 69 -> "2.05". */
+export function coapCodeText(code: number): string;
+/** Largest request or response payload, 65536 bytes. */
+export const COAP_MAX_PAYLOAD: number;
+
+export interface CoapCommonOptions {
+  /** Default 'session'. */
+  mode?: CoapMode;
+  /** DTLS 1.2 with one pre-shared key: a client offers it, a server accepts exactly it. */
+  psk?: { identity: string; key: Bytes | string };
+  /** DTLS with X.509 certificates (PEM files), instead of a PSK. */
+  dtls?: { certFile?: string; keyFile?: string; caFile?: string; serverName?: string };
+  /** CoAP ACK_TIMEOUT (default 2000) and MAX_RETRANSMIT (default 1). */
+  ackTimeoutMs?: number;
+  maxRetransmit?: number;
+}
+
+export interface CoapServerOptions extends CoapCommonOptions {
+  /** Rules "subject methods path" (a string separated by ';' or newlines, or a list):
+   * subject a device id, PSK identity, "*" or "role:NAME"; methods "GET,PUT" or "*";
+   * path a prefix on '/' boundaries ("/#" for all). Omitted: every authenticated sender
+   * may do anything. */
+  acl?: string | string[];
+  /** Also honour CoAP path grants in senders' certificates. */
+  certificateGrants?: boolean;
+  /** How long a request waits for its handler before the library answers 5.03 (default 1500). */
+  answerTimeoutMs?: number;
+}
+
+export interface CoapClientOptions extends CoapCommonOptions {
+  /** The server's device id (session and OSCORE: required; signed: the required signer). */
+  peer?: string;
+  /** One exchange including a handshake; also caps per-request timeouts (default 30000). */
+  timeoutMs?: number;
+}
+
+/** An authenticated request that passed the ACL. */
+export interface CoapRequest {
+  /** The polling queue's id for it. */
+  id: bigint;
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'FETCH' | 'PATCH' | 'iPATCH' | string;
+  methodCode: number;
+  path: string;
+  /** "unit=C&avg=1", "" without one. */
+  query: string;
+  /** The device id the library verified (plain mode: the DTLS identity, or ""). */
+  sender: string;
+  contentFormat: number | null;
+  payload: Buffer;
+}
+
+export interface CoapAnswer {
+  /** Default 2.05 Content. */
+  code?: number;
+  contentFormat?: number | null;
+  payload?: Message;
+}
+
+/** A handler's result: an answer, bytes or text for 2.05, or nothing (2.05, empty). */
+export type CoapHandler = (request: CoapRequest) =>
+  CoapAnswer | Message | void | Promise<CoapAnswer | Message | void>;
+
+/** A verified response (or notification). A CoAP error code is a response too. */
+export interface CoapResponse {
+  code: number;
+  /** "2.05". */
+  codeText: string;
+  contentFormat: number | null;
+  payload: Buffer;
+  /** The authenticated responder; "" for an unprotected refusal and in plain mode. */
+  sender: string;
+}
+
+/** A secure CoAP server acting as an identity (null in plain mode). Handlers see only
+ * authenticated requests the ACL allows; they are read from the library's polling queue
+ * by a thread of the server's own and run on the main thread. */
+export class CoapServer extends EventEmitter implements Closable {
+  static create(identity: Identity | null, options?: CoapServerOptions): Promise<CoapServer>;
+  private constructor();
+  readonly mode: CoapMode;
+  /** Binds (default "127.0.0.1:0", a free port) and resolves to the bound address. */
+  listen(addr?: string): Promise<string>;
+  /** The bound address once listening, else null. */
+  readonly address: string | null;
+  /** Verifies a client's certificate chain and makes it known. */
+  addPeer(chain: Bytes): Promise<void>;
+  /** Answers requests for path (exact match); a throwing handler answers 5.00 and is
+   * reported as 'error'. */
+  handle(path: string, handler: CoapHandler): Promise<void>;
+  /** Sends a 2.05 notification to every observer of path; resolves to their number. */
+  notify(path: string, payload: Message, options?: { contentFormat?: number }): Promise<number>;
+  close(): Promise<void>;
+  readonly closed: boolean;
+  on(event: 'request', listener: (request: CoapRequest) => void): this;
+  on(event: 'error', listener: (error: Error) => void): this;
+  on(event: 'close', listener: () => void): this;
+}
+
+/** A secure CoAP client of one server. Exchanges run on a thread of its own. */
+export class CoapClient implements Closable {
+  static create(identity: Identity | null, addr: string, options?: CoapClientOptions): Promise<CoapClient>;
+  private constructor();
+  readonly mode: CoapMode;
+  /** Verifies the server's certificate chain and makes it known. */
+  addPeer(chain: Bytes): Promise<void>;
+  /** Resolves to the verified response; rejects with PQC_ERR_VERIFY (a response that did
+   * not verify), PQC_ERR_REPLAY, PQC_ERR_TIMEOUT, PQC_ERR_IO. */
+  request(method: CoapMethodName | number, path: string, payload?: Message | null,
+    options?: { contentFormat?: number | null; timeoutMs?: number }): Promise<CoapResponse>;
+  get(path: string, options?: { timeoutMs?: number }): Promise<CoapResponse>;
+  post(path: string, payload: Message, options?: { contentFormat?: number | null; timeoutMs?: number }): Promise<CoapResponse>;
+  put(path: string, payload: Message, options?: { contentFormat?: number | null; timeoutMs?: number }): Promise<CoapResponse>;
+  delete(path: string, options?: { timeoutMs?: number }): Promise<CoapResponse>;
+  /** Registers an observation; its first notification is the server's answer. */
+  observe(path: string, options?: { timeoutMs?: number }): Promise<CoapObservation>;
+  close(): Promise<void>;
+  readonly closed: boolean;
+}
+
+/** Verified notifications as events or an async iterator, until cancel(). */
+export class CoapObservation extends EventEmitter implements AsyncIterable<CoapResponse> {
+  private constructor();
+  cancel(): Promise<void>;
+  close(): Promise<void>;
+  [Symbol.asyncIterator](): AsyncIterator<CoapResponse>;
+  on(event: 'notification', listener: (notification: CoapResponse) => void): this;
+  on(event: 'error', listener: (error: Error) => void): this;
+  on(event: 'close', listener: () => void): this;
+}
+
 export interface PolicyOptions {
   /** Default one day. */
   ttlSeconds?: number;

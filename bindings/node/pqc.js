@@ -10,7 +10,7 @@
 const path = require('node:path');
 const { EventEmitter } = require('node:events');
 const { Worker } = require('node:worker_threads');
-const { client } = require('./lib/client');
+const { Client, client } = require('./lib/client');
 const { PqcError, STATUS, STATUS_CODES } = require('./lib/errors');
 const native = require('./lib/native');
 
@@ -630,6 +630,412 @@ class MqttBroker extends Handle {
   }
 }
 
+
+// ---- CoAP
+
+const COAP_MODES = Object.freeze({ session: 0, signed: 1, oscore: 2, plain: 3 });
+const COAP_CERT_GRANTS = 1;
+
+/** CoAP method codes (include/pqc_iiot.h PQC_COAP_GET ...). */
+const CoapMethod = Object.freeze({ GET: 1, POST: 2, PUT: 3, DELETE: 4, FETCH: 5, PATCH: 6, IPATCH: 7 });
+const METHOD_NAMES = Object.freeze(Object.fromEntries(Object.entries(CoapMethod).map(([k, v]) => [v, k === 'IPATCH' ? 'iPATCH' : k])));
+
+/** CoAP response codes as the byte on the wire, class << 5 | detail. */
+const CoapCode = Object.freeze({
+  CREATED: 65, DELETED: 66, VALID: 67, CHANGED: 68, CONTENT: 69,
+  BAD_REQUEST: 128, UNAUTHORIZED: 129, BAD_OPTION: 130, FORBIDDEN: 131, NOT_FOUND: 132,
+  METHOD_NOT_ALLOWED: 133, NOT_ACCEPTABLE: 134, REQUEST_ENTITY_TOO_LARGE: 141,
+  UNSUPPORTED_CONTENT_FORMAT: 143,
+  INTERNAL_SERVER_ERROR: 160, NOT_IMPLEMENTED: 161, BAD_GATEWAY: 162, SERVICE_UNAVAILABLE: 163,
+  GATEWAY_TIMEOUT: 164,
+});
+
+/** A CoAP code as RFC 7252 writes it: 69 -> "2.05". */
+function coapCodeText(code) {
+  return `${code >> 5}.${String(code & 31).padStart(2, '0')}`;
+}
+
+function coapMethod(m) {
+  if (typeof m === 'number' && METHOD_NAMES[m]) return m;
+  if (typeof m === 'string' && CoapMethod[m.toUpperCase()]) return CoapMethod[m.toUpperCase()];
+  throw new TypeError(`method must be one of ${Object.keys(CoapMethod).join(', ')}, not ${JSON.stringify(m)}`);
+}
+
+function contentFormat(v) {
+  if (v == null) return native.COAP_NO_FORMAT;
+  if (!Number.isInteger(v) || v < -1 || v > 65535) throw new RangeError('contentFormat must be an integer in 0..65535 (or -1: none)');
+  return v;
+}
+
+function coapPayload(v) {
+  const p = copyIn(v == null ? '' : v, 'payload', { allowString: true });
+  if (p.byteLength > native.COAP_MAX_PAYLOAD) {
+    throw new PqcError(STATUS.PQC_ERR_INVALID_ARGUMENT, `payload is ${p.byteLength} bytes, limit ${native.COAP_MAX_PAYLOAD}`);
+  }
+  return p;
+}
+
+function coapCode(v) {
+  if (!Number.isInteger(v) || v < 64 || v > 191) {
+    throw new RangeError(`response code ${v} is not a 2.xx, 4.xx or 5.xx code`);
+  }
+  return v;
+}
+
+function aclText(v) {
+  if (v == null) return null;
+  return text(Array.isArray(v) ? v.join(';') : v, 'acl');
+}
+
+// The options common to servers and clients, as lib/worker.js expects
+// them, and the PSK (a copy the worker wipes) to transfer.
+function coapOptions(o, timeoutMs) {
+  const mode = o.mode == null ? 'session' : o.mode;
+  if (!(mode in COAP_MODES)) throw new TypeError(`mode must be one of ${Object.keys(COAP_MODES).join(', ')}`);
+  const psk = o.psk || null;
+  if (psk && (typeof psk.identity !== 'string' || psk.key == null)) {
+    throw new TypeError('psk must be { identity, key }');
+  }
+  const d = o.dtls || {};
+  const opts = {
+    mode: COAP_MODES[mode],
+    flags: o.certificateGrants ? COAP_CERT_GRANTS : 0,
+    timeoutMs: milliseconds(timeoutMs, 'timeoutMs'),
+    peer: text(o.peer, 'peer', true),
+    acl: aclText(o.acl),
+    pskIdentity: psk ? text(psk.identity, 'psk.identity') : null,
+    ackTimeoutMs: milliseconds(o.ackTimeoutMs, 'ackTimeoutMs'),
+    maxRetransmit: milliseconds(o.maxRetransmit, 'maxRetransmit'),
+    certFile: text(d.certFile, 'dtls.certFile', true),
+    keyFile: text(d.keyFile, 'dtls.keyFile', true),
+    caFile: text(d.caFile, 'dtls.caFile', true),
+    serverName: text(d.serverName, 'dtls.serverName', true),
+  };
+  if (opts.timeoutMs < 0) throw new RangeError('timeoutMs must be finite');
+  return { opts, psk: psk ? copyIn(psk.key, 'psk.key', { allowString: true }) : null };
+}
+
+function identityArg(identity, mode) {
+  if (identity == null) {
+    if (mode !== 'plain') throw new TypeError('an identity is needed in every mode but plain');
+    return null;
+  }
+  if (!(identity instanceof Identity)) throw new TypeError('identity must be a pqc.Identity or null');
+  return identity;
+}
+
+// A thread of lib/coap-thread.js in a polling role; messages go to onMessage.
+function pollingThread(role, address, onMessage, onError) {
+  const stop = new SharedArrayBuffer(4);
+  const w = new Worker(path.join(__dirname, 'lib', 'coap-thread.js'), { workerData: { role, address, stop } });
+  const done = new Promise((resolve) => w.once('exit', resolve));
+  w.on('message', (m) => {
+    if (m.error) {
+      onError(m.error.status !== undefined ? new PqcError(m.error.status, m.error.detail, m.error.fn) : new Error(m.error.message));
+    } else onMessage(m);
+  });
+  w.on('error', onError);
+  return {
+    done,
+    stop() {
+      Atomics.store(new Int32Array(stop), 0, 1);
+      return done;
+    },
+  };
+}
+
+// Emits 'error' only to someone listening: a failed answer or a dead
+// thread should not take the whole process down.
+function emitError(emitter, err) {
+  if (emitter.listenerCount('error') > 0) emitter.emit('error', err);
+}
+
+function asyncIterator(emitter, event) {
+  const queue = [];
+  const waiters = [];
+  let ended = false;
+  const onItem = (m) => {
+    const w = waiters.shift();
+    if (w) w({ value: m, done: false });
+    else queue.push(m);
+  };
+  const finish = () => {
+    ended = true;
+    emitter.off(event, onItem);
+    emitter.off('close', finish);
+    for (const w of waiters.splice(0)) w({ value: undefined, done: true });
+  };
+  emitter.on(event, onItem);
+  emitter.on('close', finish);
+  return {
+    next: () => {
+      if (queue.length) return Promise.resolve({ value: queue.shift(), done: false });
+      if (ended) return Promise.resolve({ value: undefined, done: true });
+      return new Promise((resolve) => waiters.push(resolve));
+    },
+    return: () => {
+      finish();
+      return Promise.resolve({ value: undefined, done: true });
+    },
+    [Symbol.asyncIterator]() { return this; },
+  };
+}
+
+/**
+ * A secure CoAP server acting as a provisioned identity (null in plain
+ * mode). Handlers see only requests the library authenticated and let
+ * through the ACL; everything else is refused (4.01, 4.03, 4.04) before
+ * any JavaScript runs. Requests reach handlers through the library's
+ * polling queue, read by a thread of the server's own; handlers run on
+ * the main thread and their answers go back through the worker.
+ */
+class CoapServer extends EventEmitter {
+  static async create(identity, opts = {}) {
+    const mode = opts.mode == null ? 'session' : opts.mode;
+    const id = identityArg(identity, mode);
+    const { opts: o, psk } = coapOptions(opts, opts.answerTimeoutMs);
+    const args = [id ? id._id : null, o, psk];
+    const r = id ? await id._call('coapServerNew', args.slice(1), psk ? [psk] : [])
+      : await client.call('coapServerNew', args, psk ? [psk] : []);
+    return new CoapServer(r, mode);
+  }
+
+  constructor(r, mode) {
+    super();
+    this.mode = mode;
+    this._ref = new Handle(r.handle);
+    this._address = r.address;
+    this._handlers = new Map();
+    this._receiver = null;
+    this._listening = null;
+    this._closing = null;
+  }
+
+  get closed() { return this._ref.closed; }
+  /** The bound address, "127.0.0.1:40123", once listening. */
+  get address() { return this._listening; }
+
+  /** Binds addr ("host:port"; port 0 picks a free one) and serves;
+   * resolves to the bound address. */
+  async listen(addr = '127.0.0.1:0') {
+    this._listening = await this._ref._call('coapServerListen', [text(addr, 'addr')]);
+    this._startReceiver();
+    return this._listening;
+  }
+
+  /** Verifies a client's certificate chain and makes it known. */
+  async addPeer(chain) {
+    const c = copyIn(chain, 'chain');
+    await this._ref._call('coapServerAddPeer', [c], [c]);
+  }
+
+  /** Answers requests for path (exact match) with handler(req), which may
+   * be async and returns { code, contentFormat, payload }, a Buffer or
+   * string (2.05 Content), or nothing (2.05, empty). A handler that throws
+   * answers 5.00 and the error is emitted as 'error'. */
+  async handle(path, handler) {
+    if (typeof handler !== 'function') throw new TypeError('handler must be a function');
+    const p = text(path, 'path');
+    if (!this._handlers.has(p)) await this._ref._call('coapServerHandle', [p]);
+    this._handlers.set(p, handler);
+    this._startReceiver();
+  }
+
+  /** Sends payload as 2.05 to every observer of path; resolves to how
+   * many observers it went to. */
+  notify(path, payload, { contentFormat: cf } = {}) {
+    const b = coapPayload(payload);
+    return this._ref._call('coapServerNotify', [text(path, 'path'), contentFormat(cf), b], [b]);
+  }
+
+  close() {
+    if (!this._closing) this._closing = this._close();
+    return this._closing;
+  }
+
+  async _close() {
+    const receiver = this._receiver ? this._receiver.stop() : null;
+    if (!this._ref.closed) await this._ref._call('coapServerClose').catch(() => {});
+    await receiver;
+    await this._ref.close();
+    this.emit('close');
+  }
+
+  _startReceiver() {
+    if (this._receiver || !this._listening || this._handlers.size === 0 || this._closing) return;
+    this._receiver = pollingThread('server', this._address,
+      (m) => { this._dispatch(m.request); },
+      (err) => emitError(this, err));
+  }
+
+  async _dispatch(raw) {
+    const req = {
+      id: raw.id, method: METHOD_NAMES[raw.method] || String(raw.method), methodCode: raw.method,
+      path: raw.path, query: raw.query, sender: raw.sender,
+      contentFormat: raw.contentFormat === native.COAP_NO_FORMAT ? null : raw.contentFormat,
+      payload: buf(raw.payload),
+    };
+    this.emit('request', req);
+    let answer;
+    try {
+      const h = this._handlers.get(req.path);
+      answer = h ? normaliseAnswer(await h(req)) : { code: CoapCode.NOT_FOUND, contentFormat: null, payload: '' };
+    } catch (err) {
+      emitError(this, err);
+      answer = { code: CoapCode.INTERNAL_SERVER_ERROR, contentFormat: null, payload: '' };
+    }
+    try {
+      const b = coapPayload(answer.payload);
+      await this._ref._call('coapServerRespond', [raw.id, coapCode(answer.code), contentFormat(answer.contentFormat), b], [b]);
+    } catch (err) {
+      // Too late (the library answered 5.03 itself) or an invalid answer.
+      if (!this._closing) emitError(this, err);
+    }
+  }
+}
+
+function normaliseAnswer(a) {
+  if (a == null) return { code: CoapCode.CONTENT, contentFormat: null, payload: '' };
+  if (typeof a === 'string' || isBytes(a)) return { code: CoapCode.CONTENT, contentFormat: null, payload: a };
+  if (typeof a === 'object') {
+    return { code: a.code == null ? CoapCode.CONTENT : a.code, contentFormat: a.contentFormat, payload: a.payload };
+  }
+  throw new TypeError('a handler returns { code, contentFormat, payload }, a Buffer, a string or nothing');
+}
+
+function coapResponse(r) {
+  return {
+    code: r.code, codeText: coapCodeText(r.code),
+    contentFormat: r.contentFormat === native.COAP_NO_FORMAT ? null : r.contentFormat,
+    payload: buf(r.payload), sender: r.sender,
+  };
+}
+
+/**
+ * A secure CoAP client of one server, acting as a provisioned identity
+ * (null in plain mode). Responses come back only if they verified: a
+ * tampered one rejects with PQC_ERR_VERIFY, a replayed one PQC_ERR_REPLAY.
+ * A CoAP error answer (4.xx, 5.xx) is a response, not a rejection.
+ * Exchanges run on a thread of the client's own, one at a time.
+ */
+class CoapClient {
+  static async create(identity, addr, opts = {}) {
+    const mode = opts.mode == null ? 'session' : opts.mode;
+    const id = identityArg(identity, mode);
+    const { opts: o, psk } = coapOptions(opts, opts.timeoutMs);
+    const a = text(addr, 'addr');
+    const r = id ? await id._call('coapClientNew', [a, o, psk], psk ? [psk] : [])
+      : await client.call('coapClientNew', [null, a, o, psk], psk ? [psk] : []);
+    return new CoapClient(r, mode);
+  }
+
+  constructor(r, mode) {
+    this.mode = mode;
+    this._ref = new Handle(r.handle);
+    this._thread = new Client('coap-thread.js', { role: 'client', address: r.address });
+    this._pending = new Set();
+    this._observations = new Set();
+    this._closing = null;
+  }
+
+  get closed() { return this._ref.closed || this._closing !== null; }
+
+  /** Verifies the server's certificate chain and makes it known. */
+  async addPeer(chain) {
+    const c = copyIn(chain, 'chain');
+    await this._ref._call('coapClientAddPeer', [c], [c]);
+  }
+
+  _exchange(op, args, transfer = []) {
+    if (this.closed) return Promise.reject(new PqcError(STATUS.PQC_ERR_CLOSED, 'CoapClient is closed'));
+    const p = this._thread.call(op, args, transfer);
+    this._pending.add(p);
+    const settled = () => this._pending.delete(p);
+    p.then(settled, settled);
+    return p;
+  }
+
+  /** One confirmable request; resolves to { code, codeText, contentFormat,
+   * payload, sender } with sender the authenticated responder ("" for an
+   * unprotected refusal, and in plain mode). path may carry a query. */
+  async request(method, path, payload, { contentFormat: cf, timeoutMs } = {}) {
+    const m = coapMethod(method);
+    const p = text(path, 'path');
+    const b = coapPayload(payload);
+    const t = milliseconds(timeoutMs, 'timeoutMs');
+    return coapResponse(await this._exchange('request', [m, p, contentFormat(cf), b, t], [b]));
+  }
+
+  get(path, opts) { return this.request('GET', path, null, opts); }
+  post(path, payload, opts) { return this.request('POST', path, payload, opts); }
+  put(path, payload, opts) { return this.request('PUT', path, payload, opts); }
+  delete(path, opts) { return this.request('DELETE', path, null, opts); }
+
+  /** Registers an observation of path; resolves once the server answered
+   * (the answer is the first notification, maybe an error code). */
+  async observe(path, { timeoutMs } = {}) {
+    const address = await this._exchange('observe', [text(path, 'path'), milliseconds(timeoutMs, 'timeoutMs')]);
+    const handle = await client.call('coapObservationAdopt', [address]);
+    const o = new CoapObservation(handle, address, this);
+    this._observations.add(o);
+    return o;
+  }
+
+  /** Cancels observations, ends the session (keys wiped) and releases the
+   * client; an exchange in flight rejects with PQC_ERR_CLOSED. */
+  close() {
+    if (!this._closing) this._closing = this._close();
+    return this._closing;
+  }
+
+  async _close() {
+    await Promise.all([...this._observations].map((o) => o.cancel()));
+    if (!this._ref.closed) await this._ref._call('coapClientClose').catch(() => {});
+    await Promise.allSettled([...this._pending]);
+    await this._thread.stop();
+    await this._ref.close();
+  }
+}
+
+/**
+ * Notifications of an observed resource, verified like responses:
+ * 'notification' events ({ code, codeText, contentFormat, payload,
+ * sender }) or `for await (const n of observation)`, until cancel().
+ */
+class CoapObservation extends EventEmitter {
+  constructor(handle, address, owner) {
+    super();
+    this._ref = new Handle(handle);
+    this._address = address;
+    this._owner = owner;
+    this._closing = null;
+    this._thread = pollingThread('observe', address,
+      (m) => this.emit('notification', coapResponse(m.notification)),
+      (err) => emitError(this, err));
+  }
+
+  /** Deregisters at the server and ends the observation. */
+  cancel() {
+    if (!this._closing) this._closing = this._cancel();
+    return this._closing;
+  }
+
+  close() { return this.cancel(); }
+
+  async _cancel() {
+    const stopped = this._thread.stop();
+    if (!this._ref.closed && !this._owner._ref.closed) {
+      await this._owner._thread.call('cancel', [this._address]).catch(() => {});
+    }
+    await stopped;
+    await this._ref.close();
+    this._owner._observations.delete(this);
+    this.emit('close');
+  }
+
+  [Symbol.asyncIterator]() { return asyncIterator(this, 'notification'); }
+}
+
 // ---- module functions
 
 /** The library's version string, e.g. "0.1.0". */
@@ -673,6 +1079,13 @@ module.exports = {
   SessionManager,
   MqttClient,
   MqttBroker,
+  CoapServer,
+  CoapClient,
+  CoapObservation,
+  CoapMethod,
+  CoapCode,
+  coapCodeText,
+  COAP_MAX_PAYLOAD: native.COAP_MAX_PAYLOAD,
   MQTT_MAX_PAYLOAD: native.MQTT_MAX_PAYLOAD,
   SEALED_MAX_PLAINTEXT: native.SEALED_MAX_PLAINTEXT,
   SIGNED_MAX_CONTENT: native.SIGNED_MAX_CONTENT,

@@ -8,7 +8,12 @@ const { Worker } = require('node:worker_threads');
 const { PqcError } = require('./errors');
 
 class Client {
-  constructor() {
+  // file and workerData name another thread speaking the same protocol
+  // (lib/coap-thread.js, one per CoAP client); the default is the shared
+  // worker.
+  constructor(file = 'worker.js', workerData = undefined) {
+    this.file = file;
+    this.workerData = workerData;
     this.worker = null;
     this.pending = new Map();
     this.nextId = 1;
@@ -19,7 +24,7 @@ class Client {
   }
 
   start() {
-    const w = new Worker(path.join(__dirname, 'worker.js'));
+    const w = new Worker(path.join(__dirname, this.file), { workerData: this.workerData });
     this.generation++;
     w.on('message', (reply) => this.onReply(reply));
     w.on('error', (err) => this.onExit(w, err));

@@ -147,6 +147,25 @@ const PROTOTYPES = [
   'int pqc_mqtt_broker_new(const char *addr, _Out_ pqc_mqtt_broker **out)',
   'int pqc_mqtt_broker_url(const pqc_mqtt_broker *b, uint8_t *out, size_t cap, _Out_ size_t *out_len)',
   'void pqc_mqtt_broker_free(pqc_mqtt_broker *b)',
+
+  'size_t pqc_coap_options_size(void)',
+  'int pqc_coap_server_new(pqc_identity *id, const pqc_coap_options *opts, _Out_ pqc_coap_server **out)',
+  'int pqc_coap_server_listen(pqc_coap_server *s, const char *addr)',
+  'int pqc_coap_server_addr(const pqc_coap_server *s, uint8_t *out, size_t cap, _Out_ size_t *out_len)',
+  'int pqc_coap_server_add_peer(pqc_coap_server *s, const uint8_t *chain, size_t chain_len)',
+  'int pqc_coap_server_handle(pqc_coap_server *s, const char *path)',
+  'int pqc_coap_server_respond(pqc_coap_server *s, uint64_t request_id, uint32_t code, int content_format, const uint8_t *payload, size_t len)',
+  'int pqc_coap_server_notify(pqc_coap_server *s, const char *path, int content_format, const uint8_t *payload, size_t len, _Out_ size_t *sent)',
+  'int pqc_coap_server_close(pqc_coap_server *s)',
+  'void pqc_coap_server_free(pqc_coap_server *s)',
+  'int pqc_coap_client_new(pqc_identity *id, const char *addr, const pqc_coap_options *opts, _Out_ pqc_coap_client **out)',
+  'int pqc_coap_client_add_peer(pqc_coap_client *c, const uint8_t *chain, size_t chain_len)',
+  'int pqc_coap_client_close(pqc_coap_client *c)',
+  'void pqc_coap_client_free(pqc_coap_client *c)',
+  // Observations are made and cancelled on a client's own thread
+  // (lib/coap-thread.js), which hands back the address; the library checks
+  // it like any handle.
+  'void pqc_coap_observe_free(uintptr_t o)',
 ];
 
 // pqc_mqtt_recv for the receiver thread (lib/receiver.js), which gets the
@@ -157,6 +176,23 @@ const RECEIVER_PROTOTYPES = [
   'int pqc_mqtt_recv(uintptr_t c, int timeout_ms, uint8_t *topic, size_t topic_cap, uint8_t *sender, size_t sender_cap, uint8_t *payload, size_t cap, _Out_ size_t *payload_len)',
   'const char *pqc_last_error(void)',
 ];
+
+// The calls that block (a CoAP exchange, waiting for a request or a
+// notification) run on threads of their own (lib/coap-thread.js), by
+// address as for pqc_mqtt_recv, so they never hold up the shared worker
+// that the server's answers go through.
+const COAP_THREAD_PROTOTYPES = [
+  'int pqc_coap_server_recv(uintptr_t s, int timeout_ms, _Out_ uint64_t *request_id, _Out_ uint32_t *method, uint8_t *path, size_t path_cap, uint8_t *query, size_t query_cap, uint8_t *sender, size_t sender_cap, _Out_ int *content_format, uint8_t *payload, size_t cap, _Out_ size_t *payload_len)',
+  'int pqc_coap_client_request(uintptr_t c, uint32_t method, const char *path, int content_format, const uint8_t *payload, size_t len, int timeout_ms, _Out_ uint32_t *code, _Out_ int *resp_format, uint8_t *out, size_t cap, _Out_ size_t *out_len, uint8_t *sender, size_t sender_cap)',
+  'int pqc_coap_client_observe(uintptr_t c, const char *path, int timeout_ms, _Out_ uintptr_t *out)',
+  'int pqc_coap_observe_cancel(uintptr_t o)',
+  'int pqc_coap_observe_recv(uintptr_t o, int timeout_ms, _Out_ uint32_t *code, _Out_ int *format, uint8_t *out, size_t cap, _Out_ size_t *out_len, uint8_t *sender, size_t sender_cap)',
+  'const char *pqc_last_error(void)',
+];
+
+const COAP_MAX_PAYLOAD = 65536;
+const COAP_URI_MAX_BYTES = 1024;
+const COAP_NO_FORMAT = -1;
 
 const SEALED_MAX_PLAINTEXT = 49152;
 const MQTT_MAX_PAYLOAD = 49152;
@@ -180,6 +216,14 @@ const STRUCTS = {
     accepted_announcements: 'uint64_t', accepted_handshakes: 'uint64_t', reconnects: 'uint64_t',
     connection_lost: 'uint64_t',
   },
+  pqc_coap_options: {
+    struct_size: 'uint32_t', mode: 'uint32_t', flags: 'uint32_t', timeout_ms: 'uint32_t',
+    peer: 'const char *', acl: 'const char *', dtls_psk_identity: 'const char *',
+    dtls_psk: 'const uint8_t *', dtls_psk_len: 'size_t',
+    ack_timeout_ms: 'uint32_t', max_retransmit: 'uint32_t',
+    dtls_cert_file: 'const char *', dtls_key_file: 'const char *', dtls_ca_file: 'const char *',
+    dtls_server_name: 'const char *',
+  },
 };
 
 let loaded = null;
@@ -189,7 +233,7 @@ let loaded = null;
 // Go runtime inside still starts once per process, as docs/c-api.md demands
 // (loaded once, never unloaded).
 const OPAQUE = ['pqc_kem', 'pqc_sig', 'pqc_identity', 'pqc_trust', 'pqc_ca',
-  'pqc_session_manager', 'pqc_mqtt_client', 'pqc_mqtt_broker'];
+  'pqc_session_manager', 'pqc_mqtt_client', 'pqc_mqtt_broker', 'pqc_coap_server', 'pqc_coap_client'];
 
 function declareTypes() {
   for (const name of OPAQUE) {
@@ -223,7 +267,8 @@ function load() {
     const f = lib.func(proto);
     fn[f.info.name] = f;
   }
-  for (const [name, sizeFn] of [['pqc_mqtt_options', 'pqc_mqtt_options_size'], ['pqc_mqtt_stats_t', 'pqc_mqtt_stats_size']]) {
+  for (const [name, sizeFn] of [['pqc_mqtt_options', 'pqc_mqtt_options_size'], ['pqc_mqtt_stats_t', 'pqc_mqtt_stats_size'],
+    ['pqc_coap_options', 'pqc_coap_options_size']]) {
     const theirs = Number(fn[sizeFn]());
     if (koffi.sizeof(name) !== theirs) {
       throw new Error(`${where.path}: ${name} is ${theirs} bytes, this package declares ${koffi.sizeof(name)}`);
@@ -248,7 +293,23 @@ function loadReceiver() {
   return receiverLoaded;
 }
 
+let coapLoaded = null;
+
+// The blocking CoAP calls, declared on the thread that makes them.
+function loadCoapThread() {
+  if (coapLoaded) return coapLoaded;
+  const lib = koffi.load(locate().path);
+  const fn = {};
+  for (const proto of COAP_THREAD_PROTOTYPES) {
+    const f = lib.func(proto);
+    fn[f.info.name] = f;
+  }
+  coapLoaded = { lib, fn };
+  return coapLoaded;
+}
+
 module.exports = {
+  COAP_MAX_PAYLOAD, COAP_URI_MAX_BYTES, COAP_NO_FORMAT, loadCoapThread,
   ABI_VERSION, LIBRARY_ENV, BUNDLED_LIBRARY, REPO_LIBRARY,
   OBJECT_MAX_BYTES, REVOCATION_MAX_BYTES, KEY_ID_BYTES,
   KEYSTORE_PASSPHRASE, KEYSTORE_RAW_KEY,

@@ -62,6 +62,8 @@ const FREE = {
   kem: 'pqc_kem_free', sig: 'pqc_sig_free', identity: 'pqc_identity_free',
   trust: 'pqc_trust_free', ca: 'pqc_ca_free', manager: 'pqc_session_manager_free',
   mqtt: 'pqc_mqtt_free', broker: 'pqc_mqtt_broker_free',
+  coapServer: 'pqc_coap_server_free', coapClient: 'pqc_coap_client_free',
+  observation: 'pqc_coap_observe_free',
 };
 
 function put(kind, ptr) {
@@ -522,6 +524,92 @@ Object.assign(ops, {
     const handle = put('broker', out[0]);
     const url = cString(variable('pqc_mqtt_broker_url', out[0]));
     return { handle, url };
+  },
+});
+
+// The options structure; psk is a copy made for this call, wiped by the
+// caller once the library has read it.
+function coapOptions(o, psk) {
+  return {
+    struct_size: koffi.sizeof('pqc_coap_options'),
+    mode: o.mode, flags: o.flags, timeout_ms: o.timeoutMs,
+    peer: o.peer, acl: o.acl,
+    dtls_psk_identity: o.pskIdentity, dtls_psk: psk, dtls_psk_len: len(psk),
+    ack_timeout_ms: o.ackTimeoutMs, max_retransmit: o.maxRetransmit,
+    dtls_cert_file: o.certFile, dtls_key_file: o.keyFile, dtls_ca_file: o.caFile,
+    dtls_server_name: o.serverName,
+  };
+}
+
+function optionalIdentity(identityId) {
+  return identityId == null ? null : get(identityId, 'identity');
+}
+
+Object.assign(ops, {
+  // ---- CoAP (the blocking calls are in lib/coap-thread.js)
+  coapServerNew(identityId, o, pskAb) {
+    const psk = bytes(pskAb);
+    const out = [null];
+    try {
+      check(fn.pqc_coap_server_new(optionalIdentity(identityId), coapOptions(o, psk), out), 'pqc_coap_server_new');
+    } finally {
+      wipe(psk);
+    }
+    return { handle: put('coapServer', out[0]), address: koffi.address(out[0]) };
+  },
+  coapServerListen(id, addr) {
+    const p = get(id, 'coapServer');
+    check(fn.pqc_coap_server_listen(p, addr), 'pqc_coap_server_listen');
+    return cString(variable('pqc_coap_server_addr', p));
+  },
+  coapServerAddPeer(id, chainAb) {
+    const c = bytes(chainAb);
+    check(fn.pqc_coap_server_add_peer(get(id, 'coapServer'), c, len(c)), 'pqc_coap_server_add_peer');
+    return null;
+  },
+  coapServerHandle(id, path) {
+    check(fn.pqc_coap_server_handle(get(id, 'coapServer'), path), 'pqc_coap_server_handle');
+    return null;
+  },
+  coapServerRespond(id, requestId, code, format, payloadAb) {
+    const b = bytes(payloadAb);
+    check(fn.pqc_coap_server_respond(get(id, 'coapServer'), BigInt(requestId), code, format, b, len(b)),
+      'pqc_coap_server_respond');
+    return null;
+  },
+  coapServerNotify(id, path, format, payloadAb) {
+    const b = bytes(payloadAb);
+    const sent = [0];
+    check(fn.pqc_coap_server_notify(get(id, 'coapServer'), path, format, b, len(b), sent), 'pqc_coap_server_notify');
+    return Number(sent[0]);
+  },
+  coapServerClose(id) {
+    check(fn.pqc_coap_server_close(get(id, 'coapServer')), 'pqc_coap_server_close');
+    return null;
+  },
+  coapClientNew(identityId, addr, o, pskAb) {
+    const psk = bytes(pskAb);
+    const out = [null];
+    try {
+      check(fn.pqc_coap_client_new(optionalIdentity(identityId), addr, coapOptions(o, psk), out), 'pqc_coap_client_new');
+    } finally {
+      wipe(psk);
+    }
+    return { handle: put('coapClient', out[0]), address: koffi.address(out[0]) };
+  },
+  coapClientAddPeer(id, chainAb) {
+    const c = bytes(chainAb);
+    check(fn.pqc_coap_client_add_peer(get(id, 'coapClient'), c, len(c)), 'pqc_coap_client_add_peer');
+    return null;
+  },
+  coapClientClose(id) {
+    check(fn.pqc_coap_client_close(get(id, 'coapClient')), 'pqc_coap_client_close');
+    return null;
+  },
+  // An observation made on the client's thread becomes a handle here, so
+  // that it is cancelled and freed like every other object.
+  coapObservationAdopt(address) {
+    return put('observation', address);
   },
 });
 

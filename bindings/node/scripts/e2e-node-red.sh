@@ -118,7 +118,7 @@ for _ in $(seq 1 120); do
     grep -m1 -A6 "\[debug:verified readings\]" "$log" >&2 || true
     # The editor gets every node's dialog and help text.
     html="$(node -e 'fetch(process.argv[1],{headers:{accept:"text/html"}}).then(r=>r.text()).then(t=>process.stdout.write(t))' "http://127.0.0.1:$uport/nodes")"
-    for t in pqc-identity pqc-broker 'pqc mqtt in' 'pqc mqtt out' 'pqc seal' 'pqc open' 'pqc sign' 'pqc verify'; do
+    for t in pqc-identity pqc-broker 'pqc mqtt in' 'pqc mqtt out' 'pqc seal' 'pqc open' 'pqc sign' 'pqc verify' 'pqc coap request'; do
       grep -q "data-template-name=\"$t\"" <<<"$html" || { say "editor lacks the dialog of $t"; exit 1; }
       grep -q "data-help-name=\"$t\"" <<<"$html" || { say "editor lacks the help of $t"; exit 1; }
     done

@@ -1,7 +1,7 @@
 // Compiled (not run) by types.test.js: the declarations in pqc.d.ts must
 // describe the API as the tests and README use it.
 import * as pqc from '../pqc';
-import { Kem, Signature, Identity, Trust, CertificateAuthority, PqcError, SessionManager, MqttClient, MqttBroker } from '../pqc';
+import { Kem, Signature, Identity, Trust, CertificateAuthority, PqcError, SessionManager, MqttClient, MqttBroker, CoapServer, CoapClient, CoapCode } from '../pqc';
 
 async function main(): Promise<void> {
   const v: string = await pqc.version();
@@ -61,6 +61,38 @@ async function main(): Promise<void> {
   }
   await client.close();
   await broker.close();
+  const srv: CoapServer = await CoapServer.create(opened, { mode: 'oscore', acl: ['hmi-1 GET,PUT /setpoint', 'role:viewer GET /#'], answerTimeoutMs: 2000 });
+  await srv.addPeer(await dev.chain());
+  await srv.handle('/setpoint', async (req: pqc.CoapRequest) => {
+    const who: string = req.sender;
+    const body: Buffer = req.payload;
+    const q: string = req.query;
+    void [who, body, q];
+    return { code: CoapCode.CHANGED, contentFormat: 0, payload: 'ok' };
+  });
+  await srv.handle('/t', () => '21.5');
+  srv.on('error', (e: Error) => { void e; });
+  const bound: string = await srv.listen('127.0.0.1:0');
+  const cl: CoapClient = await CoapClient.create(dev, bound, { mode: 'oscore', peer: 'plc-1', timeoutMs: 5000 });
+  await cl.addPeer(await opened.chain());
+  const resp: pqc.CoapResponse = await cl.request('PUT', '/setpoint', Buffer.from('42'), { contentFormat: 0, timeoutMs: 1000 });
+  const code: number = resp.code;
+  const codeText: string = pqc.coapCodeText(code);
+  const fromWhom: string = resp.sender;
+  const got: pqc.CoapResponse = await cl.get('/t');
+  const obs: pqc.CoapObservation = await cl.observe('/t');
+  obs.on('notification', (n: pqc.CoapResponse) => { void n.payload; });
+  for await (const n of obs) {
+    void n.codeText;
+    break;
+  }
+  const observers: number = await srv.notify('/t', '22.0', { contentFormat: 0 });
+  await obs.cancel();
+  await cl.close();
+  await srv.close();
+  const plainSrv = await CoapServer.create(null, { mode: 'plain', psk: { identity: 'gw-1', key: Buffer.alloc(16) } });
+  await plainSrv.close();
+  void [codeText, fromWhom, got, observers, pqc.COAP_MAX_PAYLOAD, pqc.CoapMethod.GET];
   const limits: number = pqc.SIGNED_MAX_CONTENT + pqc.SEALED_MAX_PLAINTEXT + pqc.MQTT_MAX_PAYLOAD;
   void [when, own, sender, plaintext, rejected, limits];
 
