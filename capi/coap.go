@@ -456,21 +456,11 @@ func pqc_coap_server_new(idh C.uintptr_t, copts *C.capi_coap_options, out *C.uin
 	return statusOK
 }
 
+func (so *coapServerObject) liveState() (*atomic.Bool, *identityObject) { return &so.closed, so.id }
+func (co *coapClientObject) liveState() (*atomic.Bool, *identityObject) { return &co.closed, co.id }
+
 func withCoapServer(h C.uintptr_t, fn func(*coapServerObject) error) C.int {
-	so, ok := lookup[*coapServerObject](uintptr(h))
-	if !ok {
-		return fail(closedError("pqc_coap_server", h))
-	}
-	if so.closed.Load() {
-		return fail(fmt.Errorf("pqc_coap_server %#x was closed: %w", uint64(h), errClosed))
-	}
-	if so.id != nil && so.id.freed.Load() {
-		return fail(fmt.Errorf("the identity of pqc_coap_server %#x was freed: %w", uint64(h), errClosed))
-	}
-	if err := fn(so); err != nil {
-		return coapFail(err)
-	}
-	return statusOK
+	return withLive(h, "pqc_coap_server", fn, coapFail)
 }
 
 func coapPath(p *C.char) (string, error) {
@@ -944,20 +934,7 @@ func pqc_coap_client_new(idh C.uintptr_t, addr *C.char, copts *C.capi_coap_optio
 }
 
 func withCoapClient(h C.uintptr_t, fn func(*coapClientObject) error) C.int {
-	co, ok := lookup[*coapClientObject](uintptr(h))
-	if !ok {
-		return fail(closedError("pqc_coap_client", h))
-	}
-	if co.closed.Load() {
-		return fail(fmt.Errorf("pqc_coap_client %#x was closed: %w", uint64(h), errClosed))
-	}
-	if co.id != nil && co.id.freed.Load() {
-		return fail(fmt.Errorf("the identity of pqc_coap_client %#x was freed: %w", uint64(h), errClosed))
-	}
-	if err := fn(co); err != nil {
-		return coapFail(err)
-	}
-	return statusOK
+	return withLive(h, "pqc_coap_client", fn, coapFail)
 }
 
 // coapTarget reads "/path" or "/path?query".

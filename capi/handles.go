@@ -1,7 +1,14 @@
 package main
 
+/*
+#include <stdint.h>
+*/
+import "C"
+
 import (
+	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // handleTable maps handle numbers to Go objects. Numbers are never reused,
@@ -44,4 +51,32 @@ func lookup[T any](h uintptr) (T, bool) {
 	handles.mu.RUnlock()
 	v, isT := obj.(T)
 	return v, ok && isT
+}
+
+// liveObject is a handle object that can be closed while its handle still
+// exists and that may depend on an identity (nil when it has none).
+type liveObject interface {
+	liveState() (closed *atomic.Bool, id *identityObject)
+}
+
+// withLive runs fn on a live object of handle h: refused when the handle is
+// unknown or of another type, the object was closed, or its identity was
+// freed. fn's errors go through failWith, the transport's status mapping.
+// The identity's lock is not held: transport calls block on the network.
+func withLive[T liveObject](h C.uintptr_t, kind string, fn func(T) error, failWith func(error) C.int) C.int {
+	obj, ok := lookup[T](uintptr(h))
+	if !ok {
+		return fail(closedError(kind, h))
+	}
+	closed, id := obj.liveState()
+	if closed.Load() {
+		return fail(fmt.Errorf("%s %#x was closed: %w", kind, uint64(h), errClosed))
+	}
+	if id != nil && id.freed.Load() {
+		return fail(fmt.Errorf("the identity of %s %#x was freed: %w", kind, uint64(h), errClosed))
+	}
+	if err := fn(obj); err != nil {
+		return failWith(err)
+	}
+	return statusOK
 }

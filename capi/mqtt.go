@@ -289,21 +289,10 @@ func pqc_mqtt_new(idh C.uintptr_t, brokerURL *C.char, copts *C.capi_mqtt_options
 // held: MQTT calls block on the network and must not stall other users of
 // the identity.
 func withClient(h C.uintptr_t, fn func(*mqttObject) error) C.int {
-	mo, ok := lookup[*mqttObject](uintptr(h))
-	if !ok {
-		return fail(closedError("pqc_mqtt_client", h))
-	}
-	if mo.closed.Load() {
-		return fail(fmt.Errorf("pqc_mqtt_client %#x was closed: %w", uint64(h), errClosed))
-	}
-	if mo.id.freed.Load() {
-		return fail(fmt.Errorf("the identity of pqc_mqtt_client %#x was freed: %w", uint64(h), errClosed))
-	}
-	if err := fn(mo); err != nil {
-		return mqttFail(err)
-	}
-	return statusOK
+	return withLive(h, "pqc_mqtt_client", fn, mqttFail)
 }
+
+func (mo *mqttObject) liveState() (*atomic.Bool, *identityObject) { return &mo.closed, mo.id }
 
 //export pqc_mqtt_connect
 func pqc_mqtt_connect(h C.uintptr_t, timeoutMs C.int) (status C.int) {
