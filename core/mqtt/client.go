@@ -167,7 +167,8 @@ func NewClient(opts Options) (*Client, error) {
 		SetOrderMatters(true).
 		SetDefaultPublishHandler(c.onMessage).
 		SetOnConnectHandler(c.onConnect).
-		SetConnectionLostHandler(func(paho.Client, error) { c.c.connectionLost.Add(1) })
+		SetConnectionLostHandler(func(paho.Client, error) { c.c.connectionLost.Add(1) }).
+		SetCustomOpenConnectionFn(dialBroker)
 	if opts.TLSConfig != nil {
 		po.SetTLSConfig(opts.TLSConfig)
 	}
