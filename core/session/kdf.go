@@ -19,8 +19,8 @@ const (
 	labelExporter = "pqc-iiot v1 exporter"
 	labelExport   = "pqc-iiot v1 export "
 	labelRatchet  = "pqc-iiot v1 ratchet"
-	// labelChainStep prefixes the AES blocks of the chain step; 15 bytes
-	// at most, the 16th is the block counter.
+	// labelChainStep follows the chain key in the chain step's input; 15
+	// bytes at most (ckInputSize).
 	labelChainStep = "pqc-iiot v1 ck"
 )
 
@@ -42,42 +42,40 @@ func kdfRK(rk *[32]byte, dh, kemSS []byte) (newRK, ck [32]byte) {
 }
 
 // The symmetric-key ratchet. Signal's KDF_CK is two HMAC-SHA256 calls per
-// message (eight SHA-256 compressions), which was most of the cost of a
-// message here even with SHA-NI. Ours keys AES-256 with the chain key and
-// encrypts four distinct constant blocks (NIST SP 800-108 counter mode with
-// a block cipher PRF): blocks 0-1 are the message key, blocks 2-3 the next
-// chain key. Under a uniformly random 256-bit key AES is a PRF on these four
-// inputs (PRP/PRF switching costs at most 6/2^128); recovering the chain key
-// from the next one would be a key-recovery attack on AES-256 from known
-// blocks, so used chain keys stay out of reach (forward secrecy) as with
-// HMAC. With AES-NI the step costs one key expansion and four blocks.
+// message (eight SHA-256 compressions). Ours is SHA-256 over the chain key
+// followed by a fixed label and an output index, one 48-byte input (one
+// compression) per 32-byte output: output 0 is the message key, output 1
+// the next chain key. With a secret 256-bit key in front of a fixed-length
+// input, SHA-256 is a PRF if its compression function is a PRF when keyed
+// through the message block, an assumption HMAC's proof also makes (for
+// its inner and outer keys); length extension needs inputs of varying
+// length and does not apply.
+// Recovering a used chain key from the next one means inverting SHA-256
+// on a 256-bit unknown, so forward secrecy holds as with HMAC. With SHA-NI
+// the step is two compressions and, unlike an AES key schedule behind
+// crypto/aes's interface, allocates nothing (docs/protocol.md §2.4).
 
-// ckBlock is the input block i of the chain step: a label and a counter.
-func ckBlock(i byte) [16]byte {
-	var b [16]byte
-	copy(b[:], labelChainStep)
-	b[15] = i
-	return b
-}
+// ckInputSize is the chain step's input: chain key, label, zero padding
+// and the output index as the last byte. 48 bytes fit one SHA-256 block.
+const ckInputSize = 48
 
-var ckBlocks = [4][16]byte{ckBlock(0), ckBlock(1), ckBlock(2), ckBlock(3)}
-
-// chainStep encrypts the constant blocks from..from+len(out)/16-1 under ck
-// into out. out must not be on the stack of a caller that cares: the
-// cipher.Block interface call makes it escape, so callers pass a buffer
-// that lives in the session (kdfBuf) rather than a fresh local array.
+// chainStep writes outputs from..from+len(out)/32-1 of the chain step
+// under ck into out.
 func chainStep(ck *[32]byte, out []byte, from int) {
-	block, err := aes.NewCipher(ck[:])
-	if err != nil {
-		panic(err) // a 32-byte key cannot fail
+	var in [ckInputSize]byte
+	copy(in[:32], ck[:])
+	copy(in[32:ckInputSize-1], labelChainStep)
+	for i := 0; i < len(out)/32; i++ {
+		in[ckInputSize-1] = byte(from + i)
+		h := sha256.Sum256(in[:])
+		copy(out[32*i:], h[:])
+		clear(h[:])
 	}
-	for i := 0; i < len(out)/16; i++ {
-		block.Encrypt(out[16*i:16*i+16], ckBlocks[from+i][:])
-	}
+	clear(in[:32])
 }
 
 // kdfBuf is the scratch a chain step writes into; one per session, used
-// under the session's lock.
+// under the session's lock, cleared after each step.
 type kdfBuf [64]byte
 
 // kdfCK is the symmetric-key ratchet step: the message key and the next
@@ -105,7 +103,7 @@ func kdfNext(ck *[32]byte) (next [32]byte) {
 
 // kdfNextBuf is kdfNext through the session's scratch.
 func kdfNextBuf(ck *[32]byte, buf *kdfBuf) (next [32]byte) {
-	chainStep(ck, buf[:32], 2)
+	chainStep(ck, buf[:32], 1)
 	copy(next[:], buf[:32])
 	clear(buf[:32])
 	return next

@@ -1,32 +1,35 @@
 package session
 
 import (
-	"bytes"
-	"crypto/aes"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"testing"
 )
 
-// The chain step is AES-256 under the chain key over the blocks
-// "pqc-iiot v1 ck" || 0x00 || i for i = 0..3 (docs/protocol.md §2.4):
-// checked against crypto/aes block by block, and kdfNext against kdfCK.
+// The chain step is SHA-256 over ck || "pqc-iiot v1 ck" || 0x00 || i,
+// i = 0 for the message key and 1 for the next chain key
+// (docs/protocol.md §2.4): a fixed vector (computed with Python's hashlib
+// from the specification), then random keys against crypto/sha256, and
+// kdfNext against kdfCK.
 func TestChainStepMatchesSpecification(t *testing.T) {
+	var ck [32]byte
+	for i := range ck {
+		ck[i] = byte(i)
+	}
+	mk, next := kdfCK(&ck)
+	if hex.EncodeToString(mk[:]) != "5c1a2e279383939fc2217c591909c0d4674fd43c7b3b03e5d9ea25d825360cd2" ||
+		hex.EncodeToString(next[:]) != "1b84d7579a7f5a6e18adf696c5e8f8e8b5ca08239fe4f485ca2f20342c4b20cc" {
+		t.Fatalf("vector: mk %x next %x", mk, next)
+	}
+	spec := func(ck [32]byte, i byte) [32]byte {
+		in := append(append(ck[:], "pqc-iiot v1 ck\x00"...), i)
+		return sha256.Sum256(in)
+	}
 	for range 100 {
-		var ck [32]byte
 		rand.Read(ck[:])
-		block, err := aes.NewCipher(ck[:])
-		if err != nil {
-			t.Fatal(err)
-		}
-		var want [64]byte
-		for i := range 4 {
-			in := make([]byte, 16)
-			copy(in, "pqc-iiot v1 ck")
-			in[15] = byte(i)
-			block.Encrypt(want[16*i:], in)
-		}
 		mk, next := kdfCK(&ck)
-		if !bytes.Equal(mk[:], want[:32]) || !bytes.Equal(next[:], want[32:]) {
+		if mk != spec(ck, 0) || next != spec(ck, 1) {
 			t.Fatal("kdfCK differs from the specification")
 		}
 		if kdfNext(&ck) != next {
@@ -35,5 +38,18 @@ func TestChainStepMatchesSpecification(t *testing.T) {
 		if mk == next || mk == ck || next == ck {
 			t.Fatal("chain step outputs are not distinct")
 		}
+	}
+}
+
+// The chain step runs for every message on both sides: it must not
+// allocate.
+func TestChainStepAllocatesNothing(t *testing.T) {
+	var ck [32]byte
+	var buf kdfBuf
+	if n := testing.AllocsPerRun(100, func() { ck, _ = kdfCKBuf(&ck, &buf) }); n != 0 {
+		t.Fatalf("kdfCKBuf: %v allocations", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { ck = kdfNextBuf(&ck, &buf) }); n != 0 {
+		t.Fatalf("kdfNextBuf: %v allocations", n)
 	}
 }
