@@ -19,6 +19,10 @@ typedef struct {
 	uint32_t keepalive_seconds;
 	uint32_t connect_timeout_ms;
 	uint32_t queue_size;
+	const char *tls_ca_file;
+	const char *tls_cert_file;
+	const char *tls_key_file;
+	const char *tls_server_name;
 } capi_mqtt_options;
 
 typedef struct {
@@ -62,8 +66,13 @@ import "C"
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -192,6 +201,64 @@ func optionalLong(p *C.char, what string) (string, error) {
 	return boundedString(p, mqttStringMax, what)
 }
 
+// mqttOptionsSizeV1 is sizeof(pqc_mqtt_options) in the header before the
+// TLS fields: everything up to queue_size, padded to pointer alignment.
+var mqttOptionsSizeV1 = uint64(unsafe.Offsetof(C.capi_mqtt_options{}.tls_ca_file))
+
+// mqttTLS builds the TLS configuration for a TLS broker URL from the tls_
+// options: the CA bundle that verifies the broker (else the system's
+// roots), an optional client certificate, the name to verify. TLS options
+// with a plain URL are refused: the caller meant TLS and would not get it.
+func mqttTLS(url string, o C.capi_mqtt_options) (*tls.Config, error) {
+	var paths [4]string
+	for i, p := range []*C.char{o.tls_ca_file, o.tls_cert_file, o.tls_key_file, o.tls_server_name} {
+		if p == nil {
+			continue
+		}
+		var err error
+		if paths[i], err = boundedString(p, 4096, "MQTT TLS option"); err != nil {
+			return nil, err
+		}
+	}
+	caFile, certFile, keyFile, serverName := paths[0], paths[1], paths[2], paths[3]
+	scheme, _, _ := strings.Cut(url, "://")
+	switch scheme {
+	case "ssl", "tls", "mqtts", "tcps":
+	default:
+		if caFile != "" || certFile != "" || keyFile != "" || serverName != "" {
+			return nil, argError(fmt.Sprintf("tls_ options with a %s:// broker URL (TLS needs ssl://, tls://, mqtts:// or tcps://)", scheme))
+		}
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName}
+	if (certFile == "") != (keyFile == "") {
+		return nil, argError("tls_cert_file and tls_key_file go together")
+	}
+	if certFile != "" {
+		c, err := tls.LoadX509KeyPair(certFile, keyFile)
+		var pathErr *fs.PathError
+		if err != nil && !errors.As(err, &pathErr) {
+			// Readable files with unusable contents: the caller's mistake.
+			err = fmt.Errorf("%w: %w", err, pqc.ErrInvalidArgument)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("MQTT TLS client certificate %s: %w", certFile, err)
+		}
+		cfg.Certificates = []tls.Certificate{c}
+	}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("MQTT TLS CA bundle: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, argError("MQTT TLS CA bundle " + caFile + " holds no PEM certificate")
+		}
+	}
+	return cfg, nil
+}
+
 //export pqc_mqtt_options_size
 func pqc_mqtt_options_size() C.size_t { return C.size_t(unsafe.Sizeof(C.capi_mqtt_options{})) }
 
@@ -213,11 +280,17 @@ func pqc_mqtt_new(idh C.uintptr_t, brokerURL *C.char, copts *C.capi_mqtt_options
 	if copts != nil {
 		size := uint64(copts.struct_size)
 		// A larger struct is from a newer header: its extra fields would be
-		// ignored silently, so refuse rather than misconfigure.
-		if size != uint64(unsafe.Sizeof(o)) {
-			return fail(argError(fmt.Sprintf("pqc_mqtt_options.struct_size is %d, this library knows %d", size, unsafe.Sizeof(o))))
+		// ignored silently, so refuse rather than misconfigure. The size
+		// before the TLS fields is from the previous header: its fields
+		// are a prefix of ours, and the rest stays zero.
+		switch size {
+		case uint64(unsafe.Sizeof(o)):
+			o = *copts
+		case mqttOptionsSizeV1:
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(&o)), mqttOptionsSizeV1), unsafe.Slice((*byte)(unsafe.Pointer(copts)), mqttOptionsSizeV1))
+		default:
+			return fail(argError(fmt.Sprintf("pqc_mqtt_options.struct_size is %d, this library knows %d (and %d)", size, unsafe.Sizeof(o), mqttOptionsSizeV1)))
 		}
-		o = *copts
 	}
 	opts := mqtt.Options{Broker: url}
 	var mode mqtt.CodecMode
@@ -258,6 +331,9 @@ func pqc_mqtt_new(idh C.uintptr_t, brokerURL *C.char, copts *C.capi_mqtt_options
 	opts.QueueSize = int(o.queue_size)
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = 10 * time.Second
+	}
+	if opts.TLSConfig, err = mqttTLS(url, o); err != nil {
+		return fail(err)
 	}
 	return withIdentity(idh, func(io *identityObject) error {
 		trust, err := io.trust(nil)

@@ -623,6 +623,16 @@ typedef struct pqc_mqtt_options {
   uint32_t keepalive_seconds;  /* 0: 30 */
   uint32_t connect_timeout_ms; /* 0: 10000; also subscribe's timeout */
   uint32_t queue_size; /* publishes awaiting acknowledgement; 0: 1000 */
+  /* TLS to the broker, for ssl://, tls://, mqtts:// and tcps:// URLs (any
+   * tls_ field with a tcp:// or mqtt:// URL is refused). These fields came
+   * after queue_size: a caller compiled against the earlier header passes
+   * the smaller struct_size, which is still accepted (no TLS options). */
+  const char *tls_ca_file;     /* PEM CA certificates that verify the
+                                  broker; NULL: the system's roots */
+  const char *tls_cert_file;   /* PEM client certificate (chain) and key for */
+  const char *tls_key_file;    /* brokers that require one: both or neither */
+  const char *tls_server_name; /* name the broker's certificate must carry;
+                                  NULL: the URL's host */
 } pqc_mqtt_options;
 
 /* Cumulative counters. Set struct_size to sizeof(pqc_mqtt_stats_t). */
@@ -653,9 +663,12 @@ typedef struct pqc_mqtt_broker pqc_mqtt_broker;
 PQC_API size_t pqc_mqtt_options_size(void);
 PQC_API size_t pqc_mqtt_stats_size(void);
 
-/* A client for broker_url ("tcp://host:port"; TLS is not offered through
- * this API yet) acting as identity id, which needs an installed
- * certificate and trust state. Nothing is sent before pqc_mqtt_connect. */
+/* A client for broker_url ("tcp://host:port", or "ssl://host:port" with
+ * TLS, verified against tls_ca_file or the system's roots) acting as
+ * identity id, which needs an installed certificate and trust state.
+ * Nothing is sent before pqc_mqtt_connect: an unreadable or unusable
+ * certificate file fails here, an untrusted broker at connect
+ * (PQC_ERR_IO). */
 PQC_API int pqc_mqtt_new(pqc_identity *id, const char *broker_url,
                          const pqc_mqtt_options *opts,
                          pqc_mqtt_client **out);

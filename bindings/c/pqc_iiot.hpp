@@ -1312,6 +1312,10 @@ struct MqttOptions {
   std::uint32_t keepalive_seconds = 0;
   std::uint32_t connect_timeout_ms = 0;
   std::uint32_t queue_size = 0;
+  // TLS to the broker (ssl:// and similar URLs only): the CA bundle that
+  // verifies it (empty: the system's roots), an optional client
+  // certificate and key, the name to verify (empty: the URL's host).
+  std::string tls_ca_file, tls_cert_file, tls_key_file, tls_server_name;
 };
 
 struct MqttMessage {
@@ -1375,6 +1379,10 @@ class MqttClient {
     o.keepalive_seconds = options.keepalive_seconds;
     o.connect_timeout_ms = options.connect_timeout_ms;
     o.queue_size = options.queue_size;
+    o.tls_ca_file = detail::c_str_or_null(options.tls_ca_file);
+    o.tls_cert_file = detail::c_str_or_null(options.tls_cert_file);
+    o.tls_key_file = detail::c_str_or_null(options.tls_key_file);
+    o.tls_server_name = detail::c_str_or_null(options.tls_server_name);
     detail::check(pqc_mqtt_new(id.native_handle(), broker_url.c_str(), &o, &handle_),
                   "pqc_mqtt_new");
   }

@@ -16,6 +16,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2116,6 +2117,56 @@ static int mqtt_publish_retry(pqc_mqtt_client *c, const char *topic,
   return st;
 }
 
+/* The TLS fields of pqc_mqtt_options: refused with a plain URL, cert and
+ * key only together, unreadable or non-PEM files refused before anything
+ * is dialled; and a caller built against the header before those fields
+ * (the smaller struct_size) is still accepted, the bytes after its struct
+ * never read. */
+static void mqtt_tls_options(pqc_identity *id, const char *tcp_url) {
+  pqc_mqtt_options o;
+  pqc_mqtt_client *c = NULL;
+  char path[] = "/tmp/pqc_mqtt_tls_XXXXXX";
+  int fd;
+
+  memset(&o, 0, sizeof o);
+  o.struct_size = sizeof o;
+  o.tls_server_name = "broker.example";
+  CHECK_FAILS_WITH(pqc_mqtt_new(id, tcp_url, &o, &c), PQC_ERR_INVALID_ARGUMENT,
+                   "tls option with tcp://");
+  o.tls_server_name = NULL;
+  o.tls_cert_file = "/nonexistent/client.pem";
+  CHECK_FAILS_WITH(pqc_mqtt_new(id, "ssl://127.0.0.1:1", &o, &c),
+                   PQC_ERR_INVALID_ARGUMENT, "cert without key");
+  o.tls_cert_file = NULL;
+  o.tls_ca_file = "/nonexistent/ca.pem";
+  CHECK(pqc_mqtt_new(id, "ssl://127.0.0.1:1", &o, &c) != PQC_OK,
+        "missing CA bundle accepted");
+  fd = mkstemp(path);
+  CHECK(fd >= 0, "mkstemp");
+  if (fd >= 0) {
+    CHECK(write(fd, "not a certificate\n", 18) == 18, "write");
+    close(fd);
+    o.tls_ca_file = path;
+    CHECK_FAILS_WITH(pqc_mqtt_new(id, "ssl://127.0.0.1:1", &o, &c),
+                     PQC_ERR_INVALID_ARGUMENT, "CA bundle without PEM");
+    unlink(path);
+  }
+  CHECK(c == NULL, "failed pqc_mqtt_new left a handle");
+
+  /* The previous header's size: the TLS fields are not read (a bogus CA
+   * path there would fail if they were). */
+  o.struct_size = (uint32_t)offsetof(pqc_mqtt_options, tls_ca_file);
+  o.tls_ca_file = "/nonexistent/ca.pem";
+  CHECK_STATUS(pqc_mqtt_new(id, tcp_url, &o, &c), PQC_OK, "previous options size");
+  pqc_mqtt_free(c);
+  c = NULL;
+  /* Without a CA file an ssl:// client uses the system's roots. */
+  memset(&o, 0, sizeof o);
+  o.struct_size = sizeof o;
+  CHECK_STATUS(pqc_mqtt_new(id, "ssl://127.0.0.1:1", &o, &c), PQC_OK, "ssl:// with system roots");
+  pqc_mqtt_free(c);
+}
+
 static void test_mqtt(void) {
   struct fleet f;
   const char *w = "mqtt";
@@ -2179,6 +2230,7 @@ static void test_mqtt(void) {
   CHECK_FAILS_WITH(pqc_mqtt_new(sensor, "udp://x", NULL, &bad),
                    PQC_ERR_INVALID_ARGUMENT, "bad scheme");
   opts.mode = PQC_MQTT_MODE_AUTO;
+  mqtt_tls_options(sensor, url);
   opts.connect_timeout_ms = 5000;
   CHECK_STATUS(pqc_mqtt_new(sensor, url, &opts, &pub), PQC_OK, w);
   CHECK_STATUS(pqc_mqtt_new(scada, url, NULL, &sub), PQC_OK, w);

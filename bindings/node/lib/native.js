@@ -207,6 +207,8 @@ const STRUCTS = {
     struct_size: 'uint32_t', mode: 'uint32_t', client_id: 'const char *', username: 'const char *',
     password: 'const char *', recipients: 'const char *', flags: 'uint32_t',
     keepalive_seconds: 'uint32_t', connect_timeout_ms: 'uint32_t', queue_size: 'uint32_t',
+    tls_ca_file: 'const char *', tls_cert_file: 'const char *', tls_key_file: 'const char *',
+    tls_server_name: 'const char *',
   },
   pqc_mqtt_stats_t: {
     struct_size: 'uint32_t', reserved: 'uint32_t',

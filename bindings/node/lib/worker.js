@@ -416,6 +416,10 @@ function mqttOptions(o = {}) {
     keepalive_seconds: o.keepaliveSeconds || 0,
     connect_timeout_ms: o.connectTimeoutMs || 0,
     queue_size: o.queueSize || 0,
+    tls_ca_file: o.tlsCaFile || null,
+    tls_cert_file: o.tlsCertFile || null,
+    tls_key_file: o.tlsKeyFile || null,
+    tls_server_name: o.tlsServerName || null,
   };
 }
 

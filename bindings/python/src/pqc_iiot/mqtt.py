@@ -63,6 +63,10 @@ class _Options(ctypes.Structure):
         ("keepalive_seconds", c_uint32),
         ("connect_timeout_ms", c_uint32),
         ("queue_size", c_uint32),
+        ("tls_ca_file", c_char_p),
+        ("tls_cert_file", c_char_p),
+        ("tls_key_file", c_char_p),
+        ("tls_server_name", c_char_p),
     ]
 
 
