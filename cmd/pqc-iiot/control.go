@@ -48,12 +48,12 @@ func controlServe(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	tlsConf, password, err := bf.resolve()
+	conn, err := bf.conn()
 	if err != nil {
 		return err
 	}
-	cp, err := mqtt.NewControlPlane(mqtt.ControlPlaneOptions{Broker: *bf.broker, TLSConfig: tlsConf,
-		Username: *bf.username, Password: password, Trust: trust, ClientID: *clientID,
+	cp, err := mqtt.NewControlPlane(mqtt.ControlPlaneOptions{Broker: conn.url, TLSConfig: conn.tls,
+		Username: conn.username, Password: conn.password, Trust: trust, ClientID: *clientID,
 		SyncPeer:   identity.RateLimit{Rate: *peerRate, Burst: uint32(*peerBurst)},
 		SyncGlobal: identity.RateLimit{Rate: *globalRate, Burst: uint32(*globalBurst)}})
 	if err != nil {

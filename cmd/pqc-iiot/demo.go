@@ -37,7 +37,7 @@ type demoDevice struct {
 	client *mqtt.Client
 }
 
-func openDemoDevice(e *env, dir, id, pp, broker string, onErr func(string, error)) (*demoDevice, error) {
+func openDemoDevice(e *env, dir, id, pp string, conn brokerConn, onErr func(string, error)) (*demoDevice, error) {
 	st, err := openStore(filepath.Join(dir, id+".store"), pp)
 	if err != nil {
 		return nil, err
@@ -61,7 +61,8 @@ func openDemoDevice(e *env, dir, id, pp, broker string, onErr func(string, error
 		st.Close()
 		return nil, err
 	}
-	if d.client, err = mqtt.NewClient(mqtt.Options{Broker: broker, Codec: d.codec, Device: dev, Trust: d.trust,
+	if d.client, err = mqtt.NewClient(mqtt.Options{Broker: conn.url, TLSConfig: conn.tls, Username: conn.username, Password: conn.password,
+		Codec: d.codec, Device: dev, Trust: d.trust,
 		ConnectTimeout: 5 * time.Second, MaxReconnectInterval: 2 * time.Second, CleanSession: true,
 		OnError: onErr}); err != nil {
 		d.close()
@@ -94,7 +95,7 @@ func (l *demoLog) printf(format string, args ...any) {
 func demo(e *env, args []string) error {
 	fs := newFlags(e, "demo", "Run the showcase: sensor-1 publishes telemetry on "+demoTopic+" every 200 ms, scada-1 reads plant/#, both over a post-quantum session; an attacker on the broker replays, tampers with and re-routes captured frames, and every rejection is shown. Needs the stores and anchor that scripts/demo.sh provisions with the CLI.")
 	dir := fs.String("dir", "", "directory with sensor-1.store and scada-1.store (installed, with a policy)")
-	broker := fs.String("broker", "", "external broker URL (default: an embedded broker on 127.0.0.1)")
+	bf := addBrokerFlags(fs) // without --broker: an embedded broker on 127.0.0.1
 	secs := fs.Int("seconds", 5, "how long to exchange telemetry, in seconds")
 	pp := passphraseFlag(fs)
 	if err := parse(fs, args, "dir"); err != nil {
@@ -103,7 +104,11 @@ func demo(e *env, args []string) error {
 	seconds := new(time.Duration)
 	*seconds = time.Duration(*secs) * time.Second
 	log := &demoLog{w: e.stdout, start: time.Now()}
-	url := *broker
+	conn, err := bf.conn()
+	if err != nil {
+		return err
+	}
+	url := *bf.broker
 	if url == "" {
 		b, err := mqtt.StartEmbeddedBroker("127.0.0.1:0")
 		if err != nil {
@@ -124,12 +129,13 @@ func demo(e *env, args []string) error {
 		rejections = append(rejections, err.Error())
 		rejMu.Unlock()
 	}
-	scada, err := openDemoDevice(e, *dir, demoSCADA, *pp, url, onErr)
+	conn.url = url
+	scada, err := openDemoDevice(e, *dir, demoSCADA, *pp, conn, onErr)
 	if err != nil {
 		return err
 	}
 	defer scada.close()
-	sensor, err := openDemoDevice(e, *dir, demoSensor, *pp, url, func(topic string, err error) {
+	sensor, err := openDemoDevice(e, *dir, demoSensor, *pp, conn, func(topic string, err error) {
 		log.printf("sensor-1 dropped frame on %s: %v", topic, err)
 	})
 	if err != nil {
@@ -165,7 +171,12 @@ func demo(e *env, args []string) error {
 	log.printf("both devices verified each other's certificate chain through the retained announcements")
 
 	// The attacker is any client of the broker: it sees every frame.
-	attacker := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID("attacker").SetCleanSession(true))
+	ao := paho.NewClientOptions().AddBroker(url).SetClientID("attacker").SetCleanSession(true).
+		SetUsername(conn.username).SetPassword(conn.password)
+	if conn.tls != nil {
+		ao.SetTLSConfig(conn.tls)
+	}
+	attacker := paho.NewClient(ao)
 	if tok := attacker.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		return fmt.Errorf("attacker connect: %v", tok.Error())
 	}

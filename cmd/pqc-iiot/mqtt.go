@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/pqc-iiot/pqc-iiot/core/identity"
@@ -26,6 +27,31 @@ func addBrokerFlags(fs *flagSet) brokerFlags {
 		username:     fs.String("username", "", "MQTT user name"),
 		passwordFile: fs.String("password-file", "", "file holding the MQTT password"),
 	}
+}
+
+// brokerConn is what the flags resolve to.
+type brokerConn struct {
+	url, username, password string
+	tls                     *tls.Config
+}
+
+// conn resolves the flags for a client: an ssl:// URL without --tls-ca
+// verifies the broker against the system's roots; --tls-ca with a plain
+// URL is refused (the user meant TLS and would not get it).
+func (b brokerFlags) conn() (brokerConn, error) {
+	scheme, _, _ := strings.Cut(*b.broker, "://")
+	isTLS := scheme == "ssl" || scheme == "tls" || scheme == "mqtts" || scheme == "tcps"
+	if *b.tlsCA != "" && !isTLS {
+		return brokerConn{}, fmt.Errorf("--tls-ca with %q: TLS needs an ssl:// broker URL: %w", *b.broker, errUsage)
+	}
+	tlsConf, password, err := b.resolve()
+	if err != nil {
+		return brokerConn{}, err
+	}
+	if isTLS && tlsConf == nil {
+		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return brokerConn{url: *b.broker, username: *b.username, password: password, tls: tlsConf}, nil
 }
 
 func (b brokerFlags) resolve() (tlsConf *tls.Config, password string, err error) {
@@ -84,12 +110,12 @@ func publishControl(e *env, args []string, name, summary string, publish func(*m
 	if err != nil {
 		return err
 	}
-	tlsConf, password, err := bf.resolve()
+	conn, err := bf.conn()
 	if err != nil {
 		return err
 	}
-	cp, err := mqtt.NewControlPlane(mqtt.ControlPlaneOptions{Broker: *bf.broker, TLSConfig: tlsConf,
-		Username: *bf.username, Password: password, Trust: trust,
+	cp, err := mqtt.NewControlPlane(mqtt.ControlPlaneOptions{Broker: conn.url, TLSConfig: conn.tls,
+		Username: conn.username, Password: conn.password, Trust: trust,
 		// A client id of its own, so two operators never take over each
 		// other's connection.
 		ClientID: fmt.Sprintf("pqc-iiot-cli-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6)})

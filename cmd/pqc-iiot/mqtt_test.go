@@ -75,9 +75,25 @@ func TestPublishPolicyRevocationAndDemoWithEmbeddedBroker(t *testing.T) {
 }
 
 // TestDemoWithExternalMosquitto runs the demo with --broker against a real
-// Mosquitto that already holds the fleet's retained policy and list.
+// Mosquitto that already holds the fleet's retained policy and list, once
+// on a plain listener and once over TLS with --tls-ca (the control
+// commands, both devices and the demo's attacker all connect over TLS).
 func TestDemoWithExternalMosquitto(t *testing.T) {
-	mq := brokertest.Start(t)
+	for _, tlsOn := range []bool{false, true} {
+		name := "tcp"
+		if tlsOn {
+			name = "tls"
+		}
+		t.Run(name, func(t *testing.T) { demoWithExternalMosquitto(t, tlsOn) })
+	}
+}
+
+func demoWithExternalMosquitto(t *testing.T, tlsOn bool) {
+	mq := brokertest.StartConfig(t, brokertest.Config{TLS: tlsOn})
+	var tlsArgs []string
+	if tlsOn {
+		tlsArgs = []string{"--tls-ca", mq.CAFile()}
+	}
 	dir := t.TempDir()
 	caDir := filepath.Join(dir, "ca")
 	anchor := filepath.Join(caDir, "ca.cert")
@@ -87,10 +103,22 @@ func TestDemoWithExternalMosquitto(t *testing.T) {
 	ok(t, "revoke", "--dir", caDir, "--out", rl)
 	provisionMQTT(t, dir, caDir, "sensor-1", pol, "--publish", "plant/line3/sensor-1/#")
 	provisionMQTT(t, dir, caDir, "scada-1", pol, "--subscribe", "plant/#")
-	ok(t, "publish-policy", "--broker", mq.URL(), "--anchor", anchor, pol)
-	ok(t, "publish-revocation", "--broker", mq.URL(), "--anchor", anchor, rl)
-	out := ok(t, "demo", "--dir", dir, "--broker", mq.URL(), "--seconds", "2")
+	ok(t, append(append([]string{"publish-policy", "--broker", mq.URL(), "--anchor", anchor}, tlsArgs...), pol)...)
+	ok(t, append(append([]string{"publish-revocation", "--broker", mq.URL(), "--anchor", anchor}, tlsArgs...), rl)...)
+	out := ok(t, append([]string{"demo", "--dir", dir, "--broker", mq.URL(), "--seconds", "2"}, tlsArgs...)...)
 	if !strings.Contains(out, "using external broker "+mq.URL()) || !strings.Contains(out, "OK:") {
 		t.Fatalf("demo output:\n%s", out)
+	}
+	if !tlsOn {
+		// --tls-ca with a plain URL: the user meant TLS; refused as usage.
+		if r := cli(t, "demo", "--dir", dir, "--broker", mq.URL(), "--tls-ca", anchor); r.code != 2 || !strings.Contains(r.stderr, "TLS needs an ssl://") {
+			t.Fatalf("exit %d\n%s", r.code, r.stderr)
+		}
+		return
+	}
+	// Over TLS without --tls-ca the system's roots do not know the test
+	// CA: the connection is refused, nothing is exchanged.
+	if r := cli(t, "demo", "--dir", dir, "--broker", mq.URL(), "--seconds", "1"); r.code == 0 || !strings.Contains(r.stderr, "certificate") {
+		t.Fatalf("demo against an untrusted broker certificate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -65,6 +65,16 @@ func writeTestPKI(dir string) (caPEM []byte, err error) {
 	return caPEM, nil
 }
 
+// CAFile is the PEM file of the broker's test CA, for clients configured
+// by path (the CLI's --tls-ca, the C API's tls_ca_file); "" for a plain
+// listener.
+func (m *Mosquitto) CAFile() string {
+	if m.caPEM == nil {
+		return ""
+	}
+	return filepath.Join(m.dir, "ca.pem")
+}
+
 // TLSConfig trusts the broker's test CA; nil for a plain listener.
 func (m *Mosquitto) TLSConfig() *tls.Config {
 	if m.caPEM == nil {
