@@ -667,8 +667,9 @@ PQC_API size_t pqc_mqtt_stats_size(void);
  * TLS, verified against tls_ca_file or the system's roots) acting as
  * identity id, which needs an installed certificate and trust state.
  * Nothing is sent before pqc_mqtt_connect: an unreadable or unusable
- * certificate file fails here, an untrusted broker at connect
- * (PQC_ERR_IO). */
+ * certificate file fails here; a broker certificate that does not verify
+ * (unknown CA, name missing) or a refused client certificate fails the
+ * connect with PQC_ERR_IO. */
 PQC_API int pqc_mqtt_new(pqc_identity *id, const char *broker_url,
                          const pqc_mqtt_options *opts,
                          pqc_mqtt_client **out);

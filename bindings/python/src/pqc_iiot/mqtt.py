@@ -31,7 +31,8 @@ from typing import Callable, Dict, Iterable, NamedTuple, Optional, Union
 from ._common import BytesLike, Handle, as_bytes, check, out_buffer
 from ._native import DEVICE_ID_MAX_BYTES, MQTT_CALLBACK, lib
 from .errors import BufferTooSmallError, PqcTimeoutError
-from .identity import CertificateAuthority, Identity, _optional_text, _text
+from .identity import (CertificateAuthority, Identity, PathLike, _optional_text, _path,
+                       _text)
 
 __all__ = [
     "MAX_PAYLOAD",
@@ -114,6 +115,12 @@ def _list(value: Union[None, str, Iterable[str]], what: str) -> Optional[bytes]:
     return _text(",".join(items), what) if items else None
 
 
+def _optional_path(value: Optional[PathLike]) -> Optional[bytes]:
+    # None becomes NULL: the library's default (system roots, no client
+    # certificate).
+    return None if value is None else _path(value)
+
+
 def allow_topics(ca: CertificateAuthority, device_id: str, factory_key: BytesLike,
                  publish: Union[None, str, Iterable[str]] = None,
                  subscribe: Union[None, str, Iterable[str]] = None,
@@ -160,10 +167,28 @@ class MqttClient(Handle):
                  password: Optional[str] = None,
                  recipients: Union[None, str, Iterable[str]] = None,
                  qos: int = 1, clean_session: bool = False, keepalive: int = 0,
-                 connect_timeout: float = 0, queue_size: int = 0) -> None:
+                 connect_timeout: float = 0, queue_size: int = 0,
+                 tls_ca_file: Optional[PathLike] = None,
+                 tls_cert_file: Optional[PathLike] = None,
+                 tls_key_file: Optional[PathLike] = None,
+                 tls_server_name: Optional[str] = None) -> None:
         """``mode`` is "auto", "sealed" or "sessions"; ``recipients``
         overrides the certificate-derived readers of every topic; zeros mean
-        the library's defaults."""
+        the library's defaults.
+
+        TLS to the broker needs an ``ssl://``, ``tls://``, ``mqtts://`` or
+        ``tcps://`` URL; the ``tls_`` options with a ``tcp://`` or
+        ``mqtt://`` URL raise :class:`InvalidArgumentError` rather than
+        connect in the clear. ``tls_ca_file`` is a PEM file of the CA
+        certificates that verify the broker (None: the system's roots);
+        ``tls_cert_file`` and ``tls_key_file``, both or neither, are the PEM
+        client certificate (chain) and key for a broker that demands one;
+        ``tls_server_name`` is the name the broker's certificate must carry
+        (None: the URL's host). Files are read here: a missing one raises
+        :class:`KeystoreIOError`, one without a usable certificate or key
+        :class:`InvalidArgumentError`. A broker the CA does not vouch for,
+        or whose certificate lacks the name, makes :meth:`connect` raise
+        :class:`KeystoreIOError` (the library's I/O status)."""
         self._handle = None
         self._callback = None
         if mode not in _MODES:
@@ -180,7 +205,11 @@ class MqttClient(Handle):
                      | (_FLAG_CLEAN_SESSION if clean_session else 0),
                      keepalive_seconds=keepalive,
                      connect_timeout_ms=_ms(connect_timeout, "connect_timeout"),
-                     queue_size=queue_size)
+                     queue_size=queue_size,
+                     tls_ca_file=_optional_path(tls_ca_file),
+                     tls_cert_file=_optional_path(tls_cert_file),
+                     tls_key_file=_optional_path(tls_key_file),
+                     tls_server_name=_optional_text(tls_server_name, "tls_server_name"))
         self._adopt(lib.pqc_mqtt_new, identity._h, _text(broker_url, "broker_url"),
                     ctypes.byref(o))
 
