@@ -247,6 +247,18 @@ export interface MqttOptions {
   connectTimeoutMs?: number;
   /** Publishes awaiting acknowledgement; default 1000. */
   queueSize?: number;
+  /** TLS to the broker: only with an ssl://, tls://, mqtts:// or tcps:// URL. Any tls
+   * option with tcp:// or mqtt:// is refused (PQC_ERR_INVALID_ARGUMENT), since the
+   * connection would not be encrypted. Paths are read when the client is created.
+   * PEM CA certificates that verify the broker's certificate; default: the system's roots.
+   * A file without any PEM certificate is refused (PQC_ERR_INVALID_ARGUMENT). */
+  tlsCaFile?: string;
+  /** PEM client certificate (chain), for brokers that require one; with tlsKeyFile. */
+  tlsCertFile?: string;
+  /** PEM private key of tlsCertFile (unencrypted); with tlsCertFile. */
+  tlsKeyFile?: string;
+  /** The name the broker's certificate must carry; default: the URL's host. */
+  tlsServerName?: string;
 }
 
 /** MQTT with end-to-end protection, as an identity. Messages arrive as 'message'

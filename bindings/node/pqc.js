@@ -478,6 +478,14 @@ function mqttOptions(o) {
     keepaliveSeconds: seconds(o.keepaliveSeconds, 'keepaliveSeconds', 0),
     connectTimeoutMs: milliseconds(o.connectTimeoutMs, 'connectTimeoutMs'),
     queueSize: milliseconds(o.queueSize, 'queueSize'),
+    // TLS to the broker (ssl://, tls://, mqtts://, tcps:// URLs). The
+    // library checks the combinations (cert with key, no TLS options on a
+    // plain URL) and reads the files, so its refusals and messages are the
+    // same from every language.
+    tlsCaFile: text(o.tlsCaFile, 'tlsCaFile', true),
+    tlsCertFile: text(o.tlsCertFile, 'tlsCertFile', true),
+    tlsKeyFile: text(o.tlsKeyFile, 'tlsKeyFile', true),
+    tlsServerName: text(o.tlsServerName, 'tlsServerName', true),
   };
 }
 

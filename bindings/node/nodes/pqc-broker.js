@@ -8,7 +8,7 @@
 // after Node-RED); later losses are repaired by the library itself.
 
 const pqc = require('../pqc');
-const { short } = require('./common');
+const { resolvePath, short } = require('./common');
 
 const RETRY_MS = 3000;
 // How often the in/out nodes' status is refreshed from the client's
@@ -28,7 +28,19 @@ function topicMatches(filter, topic) {
   return f.length === t.length;
 }
 
+// A text field of the editor: trimmed (a pasted path often ends in a
+// space), and undefined when empty.
+function setting(v) {
+  const s = typeof v === 'string' ? v.trim() : '';
+  return s || undefined;
+}
+
 module.exports = function register(RED) {
+  function filePath(v) {
+    const s = setting(v);
+    return s && resolvePath(RED, s);
+  }
+
   function PqcBrokerNode(config) {
     RED.nodes.createNode(this, config);
     const node = this;
@@ -64,6 +76,15 @@ module.exports = function register(RED) {
         username: creds.username || undefined,
         password: creds.password || undefined,
         keepaliveSeconds: Number(config.keepalive) || undefined,
+        // TLS to the broker, for ssl:// (tls://, mqtts://, tcps://) URLs.
+        // File paths are not secrets, so they are part of the flow;
+        // relative ones are relative to the Node-RED user directory. Empty
+        // fields are left out: the library refuses any TLS option on a
+        // tcp:// URL, and an empty field means "not set".
+        tlsCaFile: filePath(config.tlsCaFile),
+        tlsCertFile: filePath(config.tlsCertFile),
+        tlsKeyFile: filePath(config.tlsKeyFile),
+        tlsServerName: setting(config.tlsServerName),
       });
       // Recorded now, subscribed by the library on connect; filters added
       // from here on go to made directly.

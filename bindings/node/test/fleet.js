@@ -4,6 +4,7 @@
 // own CA functions (as the Python tests do): a CA, devices with topic
 // grants, policy and revocation list applied.
 
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
@@ -40,8 +41,11 @@ function canConnect(port) {
   });
 }
 
-// Starts mosquitto in dir; resolves once it accepts connections.
-async function startMosquitto(dir) {
+// Starts mosquitto in dir; resolves once it accepts connections. With
+// tls: { caFile, certFile, keyFile, requireCertificate } the listener is
+// TLS only and the URL is ssl://; requireCertificate demands a client
+// certificate issued by caFile.
+async function startMosquitto(dir, { tls } = {}) {
   const bin = findMosquitto();
   if (!bin) throw new Error('mosquitto not found (scripts/deps.sh installs it; or set MOSQUITTO)');
   const port = await freePort();
@@ -49,6 +53,10 @@ async function startMosquitto(dir) {
   const log = path.join(dir, 'mosquitto.log');
   let conf = `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n` +
     `log_dest file ${log}\nlog_type error\nlog_type warning\nlog_type notice\n`;
+  if (tls) {
+    conf += `cafile ${tls.caFile}\ncertfile ${tls.certFile}\nkeyfile ${tls.keyFile}\n` +
+      `require_certificate ${tls.requireCertificate ? 'true' : 'false'}\nuse_identity_as_username false\n`;
+  }
   // As root mosquitto would switch to a user that cannot write dir.
   if (process.getuid && process.getuid() === 0) conf += 'user root\n';
   const confPath = path.join(dir, 'mosquitto.conf');
@@ -60,7 +68,7 @@ async function startMosquitto(dir) {
     if (exited !== null) throw new Error(`mosquitto exited with ${exited}: ${readLog(log)}`);
     if (await canConnect(port)) {
       return {
-        url: `tcp://127.0.0.1:${port}`,
+        url: `${tls ? 'ssl' : 'tcp'}://127.0.0.1:${port}`,
         port,
         stop: () => new Promise((resolve) => {
           if (exited !== null) return resolve();
@@ -77,6 +85,36 @@ async function startMosquitto(dir) {
 
 function readLog(p) {
   try { return fs.readFileSync(p, 'utf8').slice(-2000); } catch { return '(no log)'; }
+}
+
+function openssl(args, cwd) {
+  const r = spawnSync('openssl', args, { cwd, encoding: 'utf8' });
+  if (r.error) throw new Error(`openssl: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
+}
+
+// A certificate authority for TLS tests, made with the openssl command in
+// dir: name.pem (certificate) and name.key. Short-lived: the files are
+// thrown away with the test's temporary directory.
+function tlsAuthority(dir, name) {
+  fs.mkdirSync(dir, { recursive: true });
+  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${name}`,
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
+  const ca = { dir, name, certFile: path.join(dir, `${name}.pem`), keyFile: path.join(dir, `${name}.key`) };
+  // A certificate issued by this CA: for a server (san: 'IP:127.0.0.1,DNS:localhost')
+  // or, without san, for a client. Returns { certFile, keyFile }.
+  ca.issue = (leaf, { san, client = false } = {}) => {
+    const ext = path.join(dir, `${leaf}.ext`);
+    fs.writeFileSync(ext, (san ? `subjectAltName=${san}\n` : '') +
+      `extendedKeyUsage=${client ? 'clientAuth' : 'serverAuth'}\n`);
+    openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+      '-keyout', `${leaf}.key`, '-out', `${leaf}.csr`, '-subj', `/CN=${leaf}`], dir);
+    openssl(['x509', '-req', '-in', `${leaf}.csr`, '-CA', ca.certFile, '-CAkey', ca.keyFile,
+      '-set_serial', `0x${crypto.randomBytes(8).toString('hex')}`, '-days', '2', '-extfile', ext, '-out', `${leaf}.pem`], dir);
+    return { certFile: path.join(dir, `${leaf}.pem`), keyFile: path.join(dir, `${leaf}.key`) };
+  };
+  return ca;
 }
 
 // A CA and devices in dir. devices: { name: { publish, subscribe, key } }
@@ -140,4 +178,4 @@ async function until(cond, what, ms = 20000) {
   }
 }
 
-module.exports = { startMosquitto, provision, compileC, publishWhenReady, until, findMosquitto };
+module.exports = { startMosquitto, tlsAuthority, provision, compileC, publishWhenReady, until, findMosquitto };

@@ -47,6 +47,8 @@ async function main(): Promise<void> {
 
   const broker: MqttBroker = await MqttBroker.create();
   const client: MqttClient = await MqttClient.create(opened, broker.url, { mode: 'sealed', qos: 0, recipients: ['scada-1'] });
+  const tls: pqc.MqttOptions = { tlsCaFile: 'ca.pem', tlsCertFile: 'c.pem', tlsKeyFile: 'c.key', tlsServerName: 'broker.plant' };
+  void tls;
   client.on('message', (m: pqc.MqttMessage) => { const p: Buffer = m.payload; void p; });
   client.on('error', (e: Error) => { void e; });
   await client.subscribe('plant/#');
