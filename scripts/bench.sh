@@ -33,10 +33,10 @@ rm -f "$out"/*.txt "$out"/*.err "$out"/*.skip "$out/results.json" "$out/results.
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
   mode=quick count=3 gotime=50ms ctime=0.1 pytime=0.1 node_scale=0.05 node_rounds=3 node_limit=300
-  mqtt_n=5000 mqtt_slow=300 sessions=100 clients=16 cross=${BENCH_CROSS:-0}
+  mqtt_n=5000 mqtt_slow=300 mqtt_count=1 sessions=100 clients=16 cross=${BENCH_CROSS:-0}
 else
   mode=full count=${BENCH_COUNT:-6} gotime=1s ctime=0.5 pytime=0.5 node_scale=0.2 node_rounds=5 node_limit=900
-  mqtt_n=100000 mqtt_slow=3000 sessions=500 clients=50 cross=${BENCH_CROSS:-1}
+  mqtt_n=200000 mqtt_slow=3000 mqtt_count=3 sessions=500 clients=50 cross=${BENCH_CROSS:-1}
 fi
 start=$(date +%s)
 step() { printf '== %-44s (%3ds)\n' "$1" "$(($(date +%s) - start))" >&2; }
@@ -130,7 +130,7 @@ fi
 
 step "MQTT: end to end through Mosquitto"
 if command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ]; then
-  run mqtt env N="$mqtt_n" N_SLOW="$mqtt_slow" ./scripts/bench-mqtt.sh
+  run mqtt env N="$mqtt_n" N_SLOW="$mqtt_slow" COUNT="$mqtt_count" ./scripts/bench-mqtt.sh
 else
   skip mqtt "mosquitto is not installed (scripts/deps.sh)"
 fi
