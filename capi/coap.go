@@ -67,12 +67,8 @@ import "C"
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,7 +79,6 @@ import (
 
 	"github.com/pqc-iiot/pqc-iiot/core/coap"
 	"github.com/pqc-iiot/pqc-iiot/core/identity"
-	"github.com/pqc-iiot/pqc-iiot/core/pqc"
 )
 
 // Values of include/pqc_iiot.h's CoAP section.
@@ -263,43 +258,25 @@ func coapDTLSPSK(o C.capi_coap_options, server bool) (*coap.DTLS, error) {
 // them), and the CA bundle that verifies the peer (a client's server; on
 // a server it makes client certificates mandatory).
 func coapDTLSCerts(o C.capi_coap_options, server bool) (*coap.DTLS, error) {
-	var paths [4]string
-	for i, p := range []*C.char{o.dtls_cert_file, o.dtls_key_file, o.dtls_ca_file, o.dtls_server_name} {
-		if p == nil {
-			continue
-		}
-		var err error
-		if paths[i], err = boundedString(p, 4096, "DTLS certificate option"); err != nil {
-			return nil, err
-		}
+	paths, err := pathOptions("DTLS certificate option", o.dtls_cert_file, o.dtls_key_file, o.dtls_ca_file, o.dtls_server_name)
+	if err != nil {
+		return nil, err
 	}
 	certFile, keyFile, caFile, serverName := paths[0], paths[1], paths[2], paths[3]
 	d := &coap.DTLS{ServerName: serverName}
-	if (certFile == "") != (keyFile == "") {
-		return nil, argError("dtls_cert_file and dtls_key_file go together")
+	c, ok, err := loadKeyPair(certFile, keyFile, "dtls_cert_file", "dtls_key_file")
+	if err != nil {
+		return nil, err
 	}
-	if certFile != "" {
-		c, err := tls.LoadX509KeyPair(certFile, keyFile)
-		var pathErr *fs.PathError
-		if err != nil && !errors.As(err, &pathErr) {
-			// Readable files with unusable contents: the caller's mistake.
-			err = fmt.Errorf("%w: %w", err, pqc.ErrInvalidArgument)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("DTLS certificate %s: %w", certFile, err)
-		}
+	if ok {
 		d.Certificate = &c
 	} else if server {
 		return nil, argError("a DTLS server needs dtls_cert_file and dtls_key_file")
 	}
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+		pool, err := loadCAPool(caFile, "dtls_ca_file")
 		if err != nil {
-			return nil, fmt.Errorf("DTLS CA bundle: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, argError("DTLS CA bundle " + caFile + " holds no PEM certificate")
+			return nil, err
 		}
 		if server {
 			d.ClientCAs = pool

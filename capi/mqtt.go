@@ -67,11 +67,8 @@ import "C"
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -210,15 +207,9 @@ var mqttOptionsSizeV1 = uint64(unsafe.Offsetof(C.capi_mqtt_options{}.tls_ca_file
 // roots), an optional client certificate, the name to verify. TLS options
 // with a plain URL are refused: the caller meant TLS and would not get it.
 func mqttTLS(url string, o C.capi_mqtt_options) (*tls.Config, error) {
-	var paths [4]string
-	for i, p := range []*C.char{o.tls_ca_file, o.tls_cert_file, o.tls_key_file, o.tls_server_name} {
-		if p == nil {
-			continue
-		}
-		var err error
-		if paths[i], err = boundedString(p, 4096, "MQTT TLS option"); err != nil {
-			return nil, err
-		}
+	paths, err := pathOptions("MQTT TLS option", o.tls_ca_file, o.tls_cert_file, o.tls_key_file, o.tls_server_name)
+	if err != nil {
+		return nil, err
 	}
 	caFile, certFile, keyFile, serverName := paths[0], paths[1], paths[2], paths[3]
 	scheme, _, _ := strings.Cut(url, "://")
@@ -231,29 +222,16 @@ func mqttTLS(url string, o C.capi_mqtt_options) (*tls.Config, error) {
 		return nil, nil
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName}
-	if (certFile == "") != (keyFile == "") {
-		return nil, argError("tls_cert_file and tls_key_file go together")
+	c, ok, err := loadKeyPair(certFile, keyFile, "tls_cert_file", "tls_key_file")
+	if err != nil {
+		return nil, err
 	}
-	if certFile != "" {
-		c, err := tls.LoadX509KeyPair(certFile, keyFile)
-		var pathErr *fs.PathError
-		if err != nil && !errors.As(err, &pathErr) {
-			// Readable files with unusable contents: the caller's mistake.
-			err = fmt.Errorf("%w: %w", err, pqc.ErrInvalidArgument)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("MQTT TLS client certificate %s: %w", certFile, err)
-		}
+	if ok {
 		cfg.Certificates = []tls.Certificate{c}
 	}
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("MQTT TLS CA bundle: %w", err)
-		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, argError("MQTT TLS CA bundle " + caFile + " holds no PEM certificate")
+		if cfg.RootCAs, err = loadCAPool(caFile, "tls_ca_file"); err != nil {
+			return nil, err
 		}
 	}
 	return cfg, nil
