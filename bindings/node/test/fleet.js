@@ -178,4 +178,37 @@ async function until(cond, what, ms = 20000) {
   }
 }
 
-module.exports = { startMosquitto, tlsAuthority, provision, compileC, publishWhenReady, until, findMosquitto };
+// sensor-1 (publishes plant/+/telemetry) and scada-1 (reads plant/#)
+// provisioned with raw keys, their identities opened into `open` (by
+// device id): the pair the MQTT tests exchange telemetry between.
+async function openTelemetryPair(dir, open) {
+  const raw = async () => ({ rawKey: await pqc.randomBytes(32) });
+  const fleet = await provision(dir, {
+    'sensor-1': { publish: 'plant/+/telemetry', key: await raw() },
+    'scada-1': { subscribe: 'plant/#', key: await raw() },
+  });
+  for (const [name, d] of Object.entries(fleet.devices)) {
+    open[name] = await pqc.Identity.open(d.store, d.key);
+  }
+  return fleet;
+}
+
+// A queue of what an emitter emits as event: items holds what arrived
+// before anyone waited, next() resolves with the next one.
+function queueOf(emitter, event) {
+  const items = [];
+  const waiters = [];
+  emitter.on(event, (m) => {
+    const w = waiters.shift();
+    if (w) w(m);
+    else items.push(m);
+  });
+  return {
+    items,
+    next: () => (items.length ? Promise.resolve(items.shift()) : new Promise((r) => waiters.push(r))),
+  };
+}
+
+module.exports = {
+  startMosquitto, tlsAuthority, provision, openTelemetryPair, compileC, publishWhenReady, until, findMosquitto, queueOf,
+};

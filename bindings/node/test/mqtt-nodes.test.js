@@ -17,6 +17,9 @@ const mqtt = require('mqtt');
 
 const pqc = require('../pqc');
 const { startMosquitto, provision, compileC, until } = require('./fleet');
+const flows = require('./flows');
+
+const { identityNode, sink } = flows;
 
 const NODES = ['pqc-identity', 'pqc-broker', 'pqc-mqtt-in', 'pqc-mqtt-out', 'pqc-seal', 'pqc-sign', 'pqc-verify', 'pqc-keys']
   .map((n) => require(`../nodes/${n}`));
@@ -64,29 +67,11 @@ test.after(async () => {
 
 // An identity config node for a provisioned device, and its credentials.
 function identity(id, name) {
-  const d = fleet.devices[name];
-  const node = { id, type: 'pqc-identity', name, path: d.store, keyKind: d.key.rawKey ? 'rawKey' : 'passphrase' };
-  const creds = d.key.rawKey ? { rawKey: d.key.rawKey.toString('hex') } : { passphrase: d.key.passphrase };
-  return { node, creds };
+  return identityNode(fleet, id, name);
 }
 
 function brokerNode(id, identityId, url = broker.url) {
   return { id, type: 'pqc-broker', url, identity: identityId, mode: 'auto', qos: '1' };
-}
-
-// A queue of what a helper node receives (its 'input' events).
-function sink(node) {
-  const items = [];
-  const waiters = [];
-  node.on('input', (m) => {
-    const w = waiters.shift();
-    if (w) w(m);
-    else items.push(m);
-  });
-  return {
-    items,
-    next: () => (items.length ? Promise.resolve(items.shift()) : new Promise((r) => waiters.push(r))),
-  };
 }
 
 // The last status a node showed.
@@ -99,16 +84,7 @@ function statusOf(node) {
 // The sensor publishing flow and the SCADA receiving flow, on two
 // identities, through Mosquitto.
 function pubSubFlow() {
-  const sensor = identity('idSensor', 'sensor-1');
-  const scada = identity('idScada', 'scada-1');
-  const flow = [
-    sensor.node, scada.node,
-    brokerNode('brokerSensor', 'idSensor'), brokerNode('brokerScada', 'idScada'),
-    { id: 'out', type: 'pqc mqtt out', broker: 'brokerSensor', topic: '' },
-    { id: 'in', type: 'pqc mqtt in', broker: 'brokerScada', topic: 'plant/#', datatype: 'auto', wires: [['received']] },
-    { id: 'received', type: 'helper' },
-  ];
-  return { flow, creds: { idSensor: sensor.creds, idScada: scada.creds } };
+  return flows.pubSubFlow(fleet, { url: broker.url });
 }
 
 test('nodes load; mqtt out -> Mosquitto -> mqtt in delivers verified messages; injected frames never reach the output', async () => {

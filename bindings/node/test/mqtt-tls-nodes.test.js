@@ -16,6 +16,7 @@ const helper = require('node-red-node-test-helper');
 
 const pqc = require('../pqc');
 const { startMosquitto, tlsAuthority, provision, until } = require('./fleet');
+const { pubSubFlow, sink } = require('./flows');
 
 const NODES = ['pqc-identity', 'pqc-broker', 'pqc-mqtt-in', 'pqc-mqtt-out'].map((n) => require(`../nodes/${n}`));
 const TOPIC = 'plant/line1/telemetry';
@@ -63,38 +64,6 @@ test.after(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-function identity(id, name) {
-  const d = fleet.devices[name];
-  return { node: { id, type: 'pqc-identity', name, path: d.store, keyKind: 'rawKey' }, creds: { rawKey: d.key.rawKey.toString('hex') } };
-}
-
-// A sensor flow (pqc mqtt out) and a SCADA flow (pqc mqtt in), each with
-// its own pqc-broker config node carrying the given settings.
-function pubSubFlow(sensorName, scadaName, brokerSettings) {
-  const sensor = identity('idSensor', sensorName);
-  const scada = identity('idScada', scadaName);
-  const broker = (id, identityId) => ({ id, type: 'pqc-broker', identity: identityId, mode: 'auto', qos: '1', ...brokerSettings });
-  const flow = [
-    sensor.node, scada.node,
-    broker('brokerSensor', 'idSensor'), broker('brokerScada', 'idScada'),
-    { id: 'out', type: 'pqc mqtt out', broker: 'brokerSensor', topic: '' },
-    { id: 'in', type: 'pqc mqtt in', broker: 'brokerScada', topic: 'plant/#', datatype: 'auto', wires: [['received']] },
-    { id: 'received', type: 'helper' },
-  ];
-  return { flow, creds: { idSensor: sensor.creds, idScada: scada.creds } };
-}
-
-function sink(node) {
-  const items = [];
-  const waiters = [];
-  node.on('input', (m) => {
-    const w = waiters.shift();
-    if (w) w(m);
-    else items.push(m);
-  });
-  return { items, next: () => (items.length ? Promise.resolve(items.shift()) : new Promise((r) => waiters.push(r))) };
-}
-
 function statusOf(node) {
   const seen = { last: null };
   node.on('call:status', (call) => { seen.last = call.args[0]; });
@@ -112,7 +81,7 @@ async function roundTrip(payload) {
 
 test('pqc-broker with a TLS CA file: mqtt out -> TLS Mosquitto -> mqtt in; paths exported, password not', async () => {
   assert.match(tlsBroker.url, /^ssl:\/\//);
-  const { flow, creds } = pubSubFlow('sensor-1', 'scada-1', { url: tlsBroker.url, tlsCaFile: brokerCa.certFile });
+  const { flow, creds } = pubSubFlow(fleet, { url: tlsBroker.url, tlsCaFile: brokerCa.certFile });
   creds.brokerScada = { username: 'scada', password: 'tls-broker-secret-7' };
   await helper.load(NODES, flow, creds);
   const inStatus = statusOf(helper.getNode('in'));
@@ -134,12 +103,12 @@ test('pqc-broker with a TLS CA file: mqtt out -> TLS Mosquitto -> mqtt in; paths
 });
 
 test('pqc-broker with a client certificate and key, for a broker that requires one', async () => {
-  const { flow, creds } = pubSubFlow('sensor-2', 'scada-2', {
+  const { flow, creds } = pubSubFlow(fleet, {
     url: clientCertBroker.url, tlsCaFile: brokerCa.certFile,
     tlsCertFile: clientCert.certFile, tlsKeyFile: clientCert.keyFile,
     // The certificate carries 127.0.0.1 and localhost: either name verifies.
     tlsServerName: 'localhost',
-  });
+  }, 'sensor-2', 'scada-2');
   await helper.load(NODES, flow, creds);
   const m = await roundTrip('temp=70.4');
   assert.equal(m.payload, 'temp=70.4');
@@ -149,7 +118,7 @@ test('pqc-broker with a client certificate and key, for a broker that requires o
 // A broker config that must not connect: the in node turns red with the
 // reason, and the sensor's publish is refused rather than sent in clear.
 async function refused(settings, reason) {
-  const { flow, creds } = pubSubFlow('sensor-1', 'scada-1', settings);
+  const { flow, creds } = pubSubFlow(fleet, settings);
   await helper.load(NODES, flow, creds);
   const inStatus = statusOf(helper.getNode('in'));
   const received = sink(helper.getNode('received'));

@@ -14,7 +14,7 @@ const path = require('node:path');
 const mqtt = require('mqtt');
 
 const pqc = require('../pqc');
-const { startMosquitto, tlsAuthority, provision, publishWhenReady } = require('./fleet');
+const { startMosquitto, tlsAuthority, openTelemetryPair, publishWhenReady } = require('./fleet');
 
 const TOPIC = 'plant/line1/telemetry';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pqc-node-mqtt-tls-'));
@@ -61,14 +61,7 @@ test.before(async () => {
   clientCertBroker = await startMosquitto(path.join(tmp, 'mosquitto-mtls'), { tls: listener(server, true) });
   namedBroker = await startMosquitto(path.join(tmp, 'mosquitto-named'), { tls: listener(named) });
 
-  const raw = async () => ({ rawKey: await pqc.randomBytes(32) });
-  fleet = await provision(path.join(tmp, 'fleet'), {
-    'sensor-1': { publish: 'plant/+/telemetry', key: await raw() },
-    'scada-1': { subscribe: 'plant/#', key: await raw() },
-  });
-  for (const [name, d] of Object.entries(fleet.devices)) {
-    open[name] = await pqc.Identity.open(d.store, d.key);
-  }
+  fleet = await openTelemetryPair(path.join(tmp, 'fleet'), open);
 });
 
 test.after(async () => {

@@ -11,7 +11,7 @@ const path = require('node:path');
 const mqtt = require('mqtt');
 
 const pqc = require('../pqc');
-const { startMosquitto, provision, publishWhenReady, until } = require('./fleet');
+const { startMosquitto, openTelemetryPair, provision, publishWhenReady, queueOf, until } = require('./fleet');
 
 const TOPIC = 'plant/line1/telemetry';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pqc-node-mqtt-'));
@@ -29,14 +29,7 @@ async function rejectsWith(promise, code) {
 
 test.before(async () => {
   broker = await startMosquitto(path.join(tmp, 'mosquitto'));
-  const raw = async () => ({ rawKey: await pqc.randomBytes(32) });
-  fleet = await provision(path.join(tmp, 'fleet'), {
-    'sensor-1': { publish: 'plant/+/telemetry', key: await raw() },
-    'scada-1': { subscribe: 'plant/#', key: await raw() },
-  });
-  for (const [name, d] of Object.entries(fleet.devices)) {
-    open[name] = await pqc.Identity.open(d.store, d.key);
-  }
+  fleet = await openTelemetryPair(path.join(tmp, 'fleet'), open);
 });
 
 test.after(async () => {
@@ -48,17 +41,7 @@ test.after(async () => {
 
 // Collects a client's messages; next() resolves with the next one.
 function inbox(client) {
-  const items = [];
-  const waiters = [];
-  client.on('message', (m) => {
-    const w = waiters.shift();
-    if (w) w(m);
-    else items.push(m);
-  });
-  return {
-    items,
-    next: () => (items.length ? Promise.resolve(items.shift()) : new Promise((r) => waiters.push(r))),
-  };
+  return queueOf(client, 'message');
 }
 
 test('MQTT through Mosquitto: verified sender, events and async iteration, tampered and replayed frames dropped', async () => {

@@ -103,3 +103,29 @@ def c_peer(compile_c: Callable[..., Path]) -> Path:
     # path in the executable, so it cannot pick up another copy at run time.
     return compile_c(TESTS_DIR / "c_peer.c", "c_peer", f"-I{INCLUDE_DIR}",
                      str(lib), f"-Wl,-rpath,{lib.parent}")
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    result = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True)
+    assert result.returncode == 0, f"openssl {' '.join(args)}\n{result.stderr}"
+
+
+def make_test_pki(d: Path, server_cn: str, server_ext: str, client_cn: str) -> Path:
+    """Two CAs (ca, other-ca) and, from ca, a server and a client
+    certificate, EC P-256, one day, made with the openssl CLI in d:
+    <name>.pem beside <name>.key. server_ext is the server certificate's
+    extensions (openssl -extfile lines); Go checks only the
+    subjectAltName, never the common name."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    for ca in ("ca", "other-ca"):
+        _openssl("req", "-x509", *ec, "-keyout", f"{ca}.key", "-out", f"{ca}.pem", "-days", "1",
+                 "-subj", f"/CN=test {ca}", cwd=d)
+    for name, cn, ext in (("server", server_cn, server_ext),
+                          ("client", client_cn, "extendedKeyUsage=clientAuth")):
+        _openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                 "-subj", f"/CN={cn}", cwd=d)
+        (d / f"{name}.ext").write_text(ext + "\n")
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-out", f"{name}.pem", "-days", "1",
+                 "-extfile", f"{name}.ext", cwd=d)
+    return d

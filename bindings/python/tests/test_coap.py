@@ -25,7 +25,7 @@ from pqc_iiot.coap import (CHANGED, CONTENT, FORBIDDEN, DtlsCertificates, GET, I
                            SERVICE_UNAVAILABLE, CoapClient, CoapServer, Request, Response,
                            code_text)
 
-from conftest import INCLUDE_DIR, REPO_ROOT, _gcc
+from conftest import INCLUDE_DIR, REPO_ROOT, _gcc, make_test_pki
 
 MODES = ["session", "signed", "oscore"]
 
@@ -208,31 +208,14 @@ def test_plain_mode_over_dtls_psk() -> None:
             assert cl.put("/echo", b"x").code == FORBIDDEN
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    result = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-
-
 @pytest.fixture(scope="module")
 def x509_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two CAs (EC P-256), a server certificate for plc-1.local and a
     client certificate for gw-cert-1 from the first, made with openssl."""
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
-    d = tmp_path_factory.mktemp("x509")
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-    for ca in ("ca", "other-ca"):
-        _openssl("req", "-x509", *ec, "-keyout", f"{ca}.key", "-out", f"{ca}.pem", "-days", "1",
-                 "-subj", f"/CN={ca}", cwd=d)
-    for name, cn, ext in (("server", "plc-1.local", "subjectAltName=DNS:plc-1.local"),
-                          ("client", "gw-cert-1", "extendedKeyUsage=clientAuth")):
-        _openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                 "-subj", f"/CN={cn}", cwd=d)
-        (d / f"{name}.ext").write_text(ext + "\n")
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-out", f"{name}.pem", "-days", "1",
-                 "-extfile", f"{name}.ext", cwd=d)
-    return d
+    return make_test_pki(tmp_path_factory.mktemp("x509"), "plc-1.local",
+                         "subjectAltName=DNS:plc-1.local", "gw-cert-1")
 
 
 def test_plain_mode_over_dtls_certificates(x509_dir: Path) -> None:

@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, List
+from typing import Iterator, List, Tuple
 
 import pytest
 
@@ -33,8 +33,9 @@ class Fleet:
     scada: Identity
 
 
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
+def provision(tmp_path: Path) -> Tuple[Identity, Identity]:
+    """sensor-1 may publish plant/+/telemetry, scada-1 read plant/#; both
+    installed with a policy and an empty revocation list from one CA."""
     ca = CertificateAuthority.create(tmp_path / "ca.store", "root",
                                      raw_key=pqc_iiot.random_bytes(32))
     policy = ca.sign_policy(ttl_seconds=3600)
@@ -50,10 +51,16 @@ def fleet(tmp_path: Path) -> Iterator[Fleet]:
         dev.apply_revocation(revocations)
         devices.append(dev)
     ca.close()
+    return devices[0], devices[1]
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[Fleet]:
+    sensor, scada = provision(tmp_path)
     with MqttBroker() as broker:
-        yield Fleet(broker, *devices)
-    for d in devices:
-        d.close()
+        yield Fleet(broker, sensor, scada)
+    sensor.close()
+    scada.close()
 
 
 def publish_when_ready(c: MqttClient, topic: str, payload: bytes) -> None:

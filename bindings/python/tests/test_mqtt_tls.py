@@ -24,11 +24,11 @@ from typing import Callable, Iterator, List, NoReturn, Optional
 
 import pytest
 
-import pqc_iiot
-from pqc_iiot import (CertificateAuthority, Identity, InvalidArgumentError, KeystoreIOError,
-                      Message, MqttClient, PqcError, allow_topics)
+from pqc_iiot import (Identity, InvalidArgumentError, KeystoreIOError, Message, MqttClient,
+                      PqcError)
 
-from test_mqtt import TOPIC, publish_when_ready
+from conftest import make_test_pki
+from test_mqtt import TOPIC, provision, publish_when_ready
 
 # Short enough that the refused connections keep the suite quick, long
 # enough for a TLS handshake on a loaded machine.
@@ -45,11 +45,6 @@ def _missing(why: str) -> NoReturn:
 
 # ---- Certificates -----------------------------------------------------------
 
-def _openssl(*args: str, cwd: Path) -> None:
-    result = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True)
-    assert result.returncode == 0, f"openssl {' '.join(args)}\n{result.stderr}"
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """ca.pem signs server.pem (127.0.0.1 and localhost, the broker's) and
@@ -57,23 +52,10 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     EC P-256 beside their certificates (<name>.key)."""
     if shutil.which("openssl") is None:
         _missing("the openssl CLI (which makes the test certificates) is not installed")
-    d = tmp_path_factory.mktemp("mqtt-pki")
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-    for ca in ("ca", "other-ca"):
-        _openssl("req", "-x509", *ec, "-keyout", f"{ca}.key", "-out", f"{ca}.pem", "-days", "1",
-                 "-subj", f"/CN=test {ca}", cwd=d)
-    # Go checks only the subjectAltName, never the common name, so the
-    # broker's certificate carries the address clients dial.
-    for name, cn, ext in (("server", "broker", "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-                                               "extendedKeyUsage=serverAuth"),
-                          ("client", "sensor-1", "extendedKeyUsage=clientAuth")):
-        _openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                 "-subj", f"/CN={cn}", cwd=d)
-        (d / f"{name}.ext").write_text(ext + "\n")
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-out", f"{name}.pem", "-days", "1",
-                 "-extfile", f"{name}.ext", cwd=d)
-    return d
+    # The broker's certificate carries the address clients dial.
+    return make_test_pki(tmp_path_factory.mktemp("mqtt-pki"), "broker",
+                         "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth",
+                         "sensor-1")
 
 
 # ---- Mosquitto --------------------------------------------------------------
@@ -185,25 +167,11 @@ class Devices:
 
 @pytest.fixture
 def devices(tmp_path: Path) -> Iterator[Devices]:
-    """sensor-1 may publish plant/+/telemetry, scada-1 read plant/#: the
-    provisioning of tests/test_mqtt.py's fleet, without its broker."""
-    ca = CertificateAuthority.create(tmp_path / "ca.store", "root",
-                                     raw_key=pqc_iiot.random_bytes(32))
-    policy, revocations = ca.sign_policy(ttl_seconds=3600), ca.revoke([])
-    devs = []
-    for name, pub, sub in (("sensor-1", "plant/+/telemetry", None),
-                           ("scada-1", None, ["plant/#"])):
-        dev = Identity.create(tmp_path / f"{name}.store", name,
-                              raw_key=pqc_iiot.random_bytes(32))
-        allow_topics(ca, name, dev.factory_public_key, publish=pub, subscribe=sub)
-        dev.install(ca.enroll(dev.join_request()), anchor=ca.certificate)
-        dev.apply_policy(policy)
-        dev.apply_revocation(revocations)
-        devs.append(dev)
-    ca.close()
-    yield Devices(*devs)
-    for dev in devs:
-        dev.close()
+    """tests/test_mqtt.py's provisioning, without its in-process broker."""
+    sensor, scada = provision(tmp_path)
+    yield Devices(sensor, scada)
+    sensor.close()
+    scada.close()
 
 
 def exchange(devs: Devices, url: str, payload: bytes, **tls) -> None:
