@@ -59,54 +59,27 @@ func kdfRK(rk *[32]byte, dh, kemSS []byte) (newRK, ck [32]byte) {
 // and the output index as the last byte. 48 bytes fit one SHA-256 block.
 const ckInputSize = 48
 
-// chainStep writes outputs from..from+len(out)/32-1 of the chain step
-// under ck into out.
-func chainStep(ck *[32]byte, out []byte, from int) {
+// ckOutput is output i of the chain step under ck.
+func ckOutput(ck *[32]byte, i byte) [32]byte {
 	var in [ckInputSize]byte
 	copy(in[:32], ck[:])
 	copy(in[32:ckInputSize-1], labelChainStep)
-	for i := 0; i < len(out)/32; i++ {
-		in[ckInputSize-1] = byte(from + i)
-		h := sha256.Sum256(in[:])
-		copy(out[32*i:], h[:])
-		clear(h[:])
-	}
+	in[ckInputSize-1] = i
+	out := sha256.Sum256(in[:])
 	clear(in[:32])
+	return out
 }
-
-// kdfBuf is the scratch a chain step writes into; one per session, used
-// under the session's lock, cleared after each step.
-type kdfBuf [64]byte
 
 // kdfCK is the symmetric-key ratchet step: the message key and the next
 // chain key from the current chain key.
 func kdfCK(ck *[32]byte) (mk, next [32]byte) {
-	var buf kdfBuf
-	return kdfCKBuf(ck, &buf)
-}
-
-// kdfCKBuf is kdfCK writing through the session's scratch: no allocation.
-func kdfCKBuf(ck *[32]byte, buf *kdfBuf) (mk, next [32]byte) {
-	chainStep(ck, buf[:], 0)
-	copy(mk[:], buf[:32])
-	copy(next[:], buf[32:])
-	clear(buf[:])
-	return mk, next
+	return ckOutput(ck, 0), ckOutput(ck, 1)
 }
 
 // kdfNext is kdfCK's chain step alone, for skipping ahead without the
 // message keys (snapshots reserve numbers this way).
-func kdfNext(ck *[32]byte) (next [32]byte) {
-	var buf kdfBuf
-	return kdfNextBuf(ck, &buf)
-}
-
-// kdfNextBuf is kdfNext through the session's scratch.
-func kdfNextBuf(ck *[32]byte, buf *kdfBuf) (next [32]byte) {
-	chainStep(ck, buf[:32], 1)
-	copy(next[:], buf[:32])
-	clear(buf[:32])
-	return next
+func kdfNext(ck *[32]byte) [32]byte {
+	return ckOutput(ck, 1)
 }
 
 // zeroNonce is shared and never written: a nonce built per call would

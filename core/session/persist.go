@@ -42,7 +42,7 @@ func (s *Session) marshalAhead(aheadS, aheadR uint32) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	at.advance(b, &s.kbuf)
+	at.advance(b)
 	s.rememberCeilings(b, &at)
 	return b, nil
 }
@@ -64,9 +64,9 @@ type chainSlots [2]chainSlot
 // advance moves the chain keys in snapshot b to their ceilings. It needs
 // nothing from the session, so background reservations run it outside
 // the session's lock.
-func (at *chainSlots) advance(b []byte, buf *kdfBuf) {
+func (at *chainSlots) advance(b []byte) {
 	for _, c := range at {
-		ck, _ := advance([32]byte(b[c.off:c.off+32]), 0, c.steps, buf)
+		ck, _ := advance([32]byte(b[c.off:c.off+32]), 0, c.steps)
 		copy(b[c.off:], ck[:])
 		clear(ck[:])
 	}
@@ -155,9 +155,9 @@ func (s *Session) marshalUnadvanced(aheadS, aheadR uint32) ([]byte, chainSlots, 
 }
 
 // advance runs a chain n steps ahead, discarding the message keys.
-func advance(ck [32]byte, at uint32, n uint32, buf *kdfBuf) ([32]byte, uint32) {
+func advance(ck [32]byte, at uint32, n uint32) ([32]byte, uint32) {
 	for range n {
-		ck = kdfNextBuf(&ck, buf)
+		ck = kdfNext(&ck)
 	}
 	return ck, at + n
 }
@@ -294,7 +294,7 @@ func LoadSession(st *store.Store, m *Manager, id [SessionIDSize]byte) (*Session,
 // session has no durable ceiling yet, so its first send saves one.
 func (s *Session) skipRestart() {
 	r := s.m.cfg.SnapshotReserve
-	s.cks, s.ns = advance(s.cks, s.ns, r+r/2, &s.kbuf)
+	s.cks, s.ns = advance(s.cks, s.ns, r+r/2)
 	s.nsCeil = s.ns
 }
 

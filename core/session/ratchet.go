@@ -83,7 +83,6 @@ type Session struct {
 	// refused, so the session asks the peer to start a new chain.
 	restored bool
 	scratch  []byte // AAD buffer
-	kbuf     kdfBuf // chain-step output, so the step allocates nothing
 	nsCeil   uint32 // with persistence: message numbers reserved by the last snapshot marshalled
 	nrCeil   uint32
 	ps       persistState // snapshot versions and the durable ceilings (reserve.go)
@@ -299,7 +298,7 @@ func (s *Session) reserveMessage(dst []byte, ptLen int, p *identity.Policy) (fra
 		}
 	}
 	frame, start = s.appendHeader(dst, ptLen)
-	mk, next := kdfCKBuf(&s.cks, &s.kbuf)
+	mk, next := kdfCK(&s.cks)
 	s.cks = next
 	s.ns++
 	s.pqCount++
@@ -640,7 +639,7 @@ func (s *Session) trialChain(d *dataFrame, aad []byte, c *candidate, ck [32]byte
 		}
 	}
 	ck = s.skip(c, ck, pub, from, d.n)
-	mk, next := kdfCKBuf(&ck, &s.kbuf)
+	mk, next := kdfCK(&ck)
 	defer clear(mk[:])
 	pt, err := openTo(c.dst, &mk, d.body, aad)
 	if err != nil {
@@ -659,7 +658,7 @@ func (s *Session) skip(c *candidate, ck [32]byte, pub [32]byte, from, to uint32)
 		keepFrom = to - uint32(s.m.cfg.MaxSkip)
 	}
 	for i := from; i < to; i++ {
-		mk, next := kdfCKBuf(&ck, &s.kbuf)
+		mk, next := kdfCK(&ck)
 		if i >= keepFrom {
 			c.newSkipped = append(c.newSkipped, skippedKey{pub: pub, n: i, mk: mk})
 		} else {

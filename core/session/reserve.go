@@ -133,8 +133,7 @@ func (s *Session) reserveAhead() {
 	s.m.writes.Add(1)
 	go func() {
 		defer s.m.writes.Done()
-		var buf kdfBuf
-		at.advance(b, &buf)
+		at.advance(b)
 		err := s.write(b, ver)
 		s.mu.Lock()
 		defer s.mu.Unlock()
