@@ -815,28 +815,14 @@ func (so *coapServerObject) shutdown() {
 func pqc_coap_server_close(h C.uintptr_t) (status C.int) {
 	enter()
 	defer recoverStatus(&status)
-	so, ok := lookup[*coapServerObject](uintptr(h))
-	if !ok {
-		return fail(closedError("pqc_coap_server", h))
-	}
-	if C.capi_coap_in_handler() != 0 {
-		return coapFail(fmt.Errorf("pqc_coap_server_close: %w", errWrongThread))
-	}
-	so.shutdown()
-	return statusOK
+	return closeObject[*coapServerObject](h, "pqc_coap_server", "pqc_coap_server_close", C.capi_coap_in_handler() != 0, coapFail)
 }
 
 //export pqc_coap_server_free
 func pqc_coap_server_free(h C.uintptr_t) {
 	enter()
 	defer recoverZero()
-	if C.capi_coap_in_handler() != 0 {
-		setLastError("pqc_coap_server_free called from a handler; the server was not freed")
-		return
-	}
-	if so, ok := release[*coapServerObject](uintptr(h)); ok {
-		so.shutdown()
-	}
+	freeObject[*coapServerObject](h, "pqc_coap_server_free", C.capi_coap_in_handler() != 0, "a handler; the server was not freed")
 }
 
 // addPeer verifies a peer's certificate chain into the identity's trust
@@ -1017,21 +1003,14 @@ func (co *coapClientObject) shutdown() {
 func pqc_coap_client_close(h C.uintptr_t) (status C.int) {
 	enter()
 	defer recoverStatus(&status)
-	co, ok := lookup[*coapClientObject](uintptr(h))
-	if !ok {
-		return fail(closedError("pqc_coap_client", h))
-	}
-	co.shutdown()
-	return statusOK
+	return closeObject[*coapClientObject](h, "pqc_coap_client", "pqc_coap_client_close", false, coapFail)
 }
 
 //export pqc_coap_client_free
 func pqc_coap_client_free(h C.uintptr_t) {
 	enter()
 	defer recoverZero()
-	if co, ok := release[*coapClientObject](uintptr(h)); ok {
-		co.shutdown()
-	}
+	freeObject[*coapClientObject](h, "pqc_coap_client_free", false, "")
 }
 
 //export pqc_coap_client_add_peer

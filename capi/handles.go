@@ -80,3 +80,37 @@ func withLive[T liveObject](h C.uintptr_t, kind string, fn func(T) error, failWi
 	}
 	return statusOK
 }
+
+// shutdowner is a handle object whose shutdown closes it once, however
+// often it is called.
+type shutdowner interface{ shutdown() }
+
+// closeObject is pqc_<name>_close for a handle of kind: the object is shut
+// down and the handle stays valid until freed. From one of the object's
+// own callbacks (inCallback) it is refused: the shutdown would wait for
+// that very callback.
+func closeObject[T shutdowner](h C.uintptr_t, kind, name string, inCallback bool, failWith func(error) C.int) C.int {
+	obj, ok := lookup[T](uintptr(h))
+	if !ok {
+		return fail(closedError(kind, h))
+	}
+	if inCallback {
+		return failWith(fmt.Errorf("%s: %w", name, errWrongThread))
+	}
+	obj.shutdown()
+	return statusOK
+}
+
+// freeObject is pqc_<name>_free: the handle is released and its object
+// shut down. From one of the object's own callbacks it leaks the handle
+// instead (the lesser harm than waiting for itself), saying why in the
+// last error.
+func freeObject[T shutdowner](h C.uintptr_t, name string, inCallback bool, leaked string) {
+	if inCallback {
+		setLastError(name + " called from " + leaked)
+		return
+	}
+	if obj, ok := release[T](uintptr(h)); ok {
+		obj.shutdown()
+	}
+}

@@ -212,11 +212,9 @@ func mqttTLS(url string, o C.capi_mqtt_options) (*tls.Config, error) {
 		return nil, err
 	}
 	caFile, certFile, keyFile, serverName := paths[0], paths[1], paths[2], paths[3]
-	scheme, _, _ := strings.Cut(url, "://")
-	switch scheme {
-	case "ssl", "tls", "mqtts", "tcps":
-	default:
+	if !mqtt.IsTLSBroker(url) {
 		if caFile != "" || certFile != "" || keyFile != "" || serverName != "" {
+			scheme, _, _ := strings.Cut(url, "://")
 			return nil, argError(fmt.Sprintf("tls_ options with a %s:// broker URL (TLS needs ssl://, tls://, mqtts:// or tcps://)", scheme))
 		}
 		return nil, nil
@@ -619,30 +617,14 @@ func (mo *mqttObject) shutdown() {
 func pqc_mqtt_close(h C.uintptr_t) (status C.int) {
 	enter()
 	defer recoverStatus(&status)
-	mo, ok := lookup[*mqttObject](uintptr(h))
-	if !ok {
-		return fail(closedError("pqc_mqtt_client", h))
-	}
-	if C.capi_mqtt_in_callback() != 0 {
-		return mqttFail(fmt.Errorf("pqc_mqtt_close: %w", errWrongThread))
-	}
-	mo.shutdown()
-	return statusOK
+	return closeObject[*mqttObject](h, "pqc_mqtt_client", "pqc_mqtt_close", C.capi_mqtt_in_callback() != 0, mqttFail)
 }
 
 //export pqc_mqtt_free
 func pqc_mqtt_free(h C.uintptr_t) {
 	enter()
 	defer recoverZero()
-	if C.capi_mqtt_in_callback() != 0 {
-		// Freeing would wait for this very callback; leaking the handle is
-		// the lesser harm, and the detail says why.
-		setLastError("pqc_mqtt_free called from a callback; the client was not freed")
-		return
-	}
-	if mo, ok := release[*mqttObject](uintptr(h)); ok {
-		mo.shutdown()
-	}
+	freeObject[*mqttObject](h, "pqc_mqtt_free", C.capi_mqtt_in_callback() != 0, "a callback; the client was not freed")
 }
 
 // ---- Embedded broker --------------------------------------------------

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/pqc-iiot/pqc-iiot/core/identity"
@@ -39,8 +38,7 @@ type brokerConn struct {
 // verifies the broker against the system's roots; --tls-ca with a plain
 // URL is refused (the user meant TLS and would not get it).
 func (b brokerFlags) conn() (brokerConn, error) {
-	scheme, _, _ := strings.Cut(*b.broker, "://")
-	isTLS := scheme == "ssl" || scheme == "tls" || scheme == "mqtts" || scheme == "tcps"
+	isTLS := mqtt.IsTLSBroker(*b.broker)
 	if *b.tlsCA != "" && !isTLS {
 		return brokerConn{}, fmt.Errorf("--tls-ca with %q: TLS needs an ssl:// broker URL: %w", *b.broker, errUsage)
 	}

@@ -74,9 +74,9 @@ func NewClient(opts Options) (*Client, error) {
 	if !ok {
 		return nil, fmt.Errorf("mqtt: broker %q is not a URL", opts.Broker)
 	}
-	switch scheme {
-	case "tcp", "mqtt":
-	case "ssl", "tls", "mqtts", "tcps":
+	switch {
+	case scheme == "tcp" || scheme == "mqtt":
+	case isTLSScheme(scheme):
 		if opts.TLSConfig == nil {
 			return nil, fmt.Errorf("mqtt: %s:// needs a TLSConfig (a nil one would silently use defaults)", scheme)
 		}

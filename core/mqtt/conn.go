@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"golang.org/x/net/proxy"
@@ -36,9 +37,9 @@ func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 // honoured like paho does), and wraps it in a bufferedConn.
 func dialBroker(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
 	var cfg *tls.Config
-	switch uri.Scheme {
-	case "tcp", "mqtt":
-	case "ssl", "tls", "mqtts", "tcps":
+	switch {
+	case uri.Scheme == "tcp" || uri.Scheme == "mqtt":
+	case isTLSScheme(uri.Scheme):
 		if o.TLSConfig == nil {
 			return nil, fmt.Errorf("mqtt: %s:// without a TLSConfig", uri.Scheme)
 		}
@@ -73,6 +74,21 @@ func dialBroker(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
 
 func newBufferedConn(conn net.Conn) *bufferedConn {
 	return &bufferedConn{Conn: conn, r: bufio.NewReaderSize(conn, readBufferSize)}
+}
+
+// IsTLSBroker reports whether a broker URL asks for TLS to the broker:
+// ssl://, tls://, mqtts:// or tcps://.
+func IsTLSBroker(url string) bool {
+	scheme, _, _ := strings.Cut(url, "://")
+	return isTLSScheme(scheme)
+}
+
+func isTLSScheme(scheme string) bool {
+	switch scheme {
+	case "ssl", "tls", "mqtts", "tcps":
+		return true
+	}
+	return false
 }
 
 // dialTCP dials host directly or through the proxy the environment names.
