@@ -40,20 +40,7 @@ func controlServe(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	rawAnchor, err := readIn(*anchor)
-	if err != nil {
-		return err
-	}
-	trust, err := identity.NewTrust(rawAnchor)
-	if err != nil {
-		return err
-	}
-	conn, err := bf.conn()
-	if err != nil {
-		return err
-	}
-	cp, err := mqtt.NewControlPlane(mqtt.ControlPlaneOptions{Broker: conn.url, TLSConfig: conn.tls,
-		Username: conn.username, Password: conn.password, Trust: trust, ClientID: *clientID,
+	cp, trust, err := bf.controlPlane(*anchor, mqtt.ControlPlaneOptions{ClientID: *clientID,
 		SyncPeer:   identity.RateLimit{Rate: *peerRate, Burst: uint32(*peerBurst)},
 		SyncGlobal: identity.RateLimit{Rate: *globalRate, Burst: uint32(*globalBurst)}})
 	if err != nil {

@@ -52,6 +52,27 @@ func (b brokerFlags) conn() (brokerConn, error) {
 	return brokerConn{url: *b.broker, username: *b.username, password: password, tls: tlsConf}, nil
 }
 
+// controlPlane makes a control-plane client per the flags, trusting the
+// CA certificate in the file anchor (the trust state is returned too: it
+// holds what the broker's retained objects installed); o carries the
+// command's own options.
+func (b brokerFlags) controlPlane(anchor string, o mqtt.ControlPlaneOptions) (*mqtt.ControlPlane, *identity.Trust, error) {
+	rawAnchor, err := readIn(anchor)
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.Trust, err = identity.NewTrust(rawAnchor); err != nil {
+		return nil, nil, err
+	}
+	conn, err := b.conn()
+	if err != nil {
+		return nil, nil, err
+	}
+	o.Broker, o.TLSConfig, o.Username, o.Password = conn.url, conn.tls, conn.username, conn.password
+	cp, err := mqtt.NewControlPlane(o)
+	return cp, o.Trust, err
+}
+
 func (b brokerFlags) resolve() (tlsConf *tls.Config, password string, err error) {
 	if *b.tlsCA != "" {
 		pem, err := os.ReadFile(*b.tlsCA)
@@ -100,20 +121,7 @@ func publishControl(e *env, args []string, name, summary string, publish func(*m
 	if err != nil {
 		return err
 	}
-	rawAnchor, err := readIn(*anchor)
-	if err != nil {
-		return err
-	}
-	trust, err := identity.NewTrust(rawAnchor)
-	if err != nil {
-		return err
-	}
-	conn, err := bf.conn()
-	if err != nil {
-		return err
-	}
-	cp, err := mqtt.NewControlPlane(mqtt.ControlPlaneOptions{Broker: conn.url, TLSConfig: conn.tls,
-		Username: conn.username, Password: conn.password, Trust: trust,
+	cp, _, err := bf.controlPlane(*anchor, mqtt.ControlPlaneOptions{
 		// A client id of its own, so two operators never take over each
 		// other's connection.
 		ClientID: fmt.Sprintf("pqc-iiot-cli-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6)})
